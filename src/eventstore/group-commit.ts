@@ -1,0 +1,74 @@
+import type { PreparedAppend } from './prepare.js';
+
+/** The outcome of one append inside a group: its result, or the error that concerns it alone. */
+export type GroupOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export type GroupWriter<R> = (batch: PreparedAppend[]) => Promise<GroupOutcome<R>[]>;
+
+interface Pending<R> {
+  append: PreparedAppend;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: appends that arrive while a transaction is being written wait and are then
+ * written together in the next one. One transaction (one fsync) serves many callers, and
+ * each caller still gets its own result or error. At most one group is in flight.
+ */
+export function createGroupCommitter<R>(write: GroupWriter<R>, maxEventsPerGroup: number) {
+  let queue: Pending<R>[] = [];
+  let writing = false;
+
+  function takeGroup(): Pending<R>[] {
+    let events = 0;
+    let count = 0;
+    while (count < queue.length) {
+      const size = queue[count]?.append.events.length ?? 0;
+      if (count > 0 && events + size > maxEventsPerGroup) break;
+      events += size;
+      count++;
+    }
+    const group = queue.slice(0, count);
+    queue = queue.slice(count);
+    return group;
+  }
+
+  async function drain(): Promise<void> {
+    writing = true;
+    try {
+      while (queue.length > 0) await writeGroup(takeGroup());
+    } finally {
+      writing = false;
+    }
+  }
+
+  async function writeGroup(group: Pending<R>[]): Promise<void> {
+    try {
+      const outcomes = await write(group.map((pending) => pending.append));
+      group.forEach((pending, index) => {
+        settle(pending, outcomes[index]);
+      });
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+    }
+  }
+
+  return {
+    submit(append: PreparedAppend): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
+        queue.push({ append, resolve, reject });
+        if (!writing) setImmediate(() => void (writing ? undefined : drain()));
+      });
+    },
+    get idle(): boolean {
+      return !writing && queue.length === 0;
+    },
+  };
+}
+
+function settle<R>(pending: Pending<R>, outcome: GroupOutcome<R> | undefined): void {
+  if (outcome === undefined) pending.reject(new Error('group writer returned too few outcomes'));
+  else if (outcome.ok) pending.resolve(outcome.value);
+  else pending.reject(outcome.error);
+}

@@ -1,0 +1,96 @@
+import type { JsonValue } from '../kernel/index.js';
+
+/** What the caller expects the stream to look like before its append. */
+export type ExpectedVersion = 'any' | 'no_stream' | 'exists' | number;
+
+export interface EventMetadata {
+  tenant: string;
+  correlationId: string;
+  causationId: string | null;
+  actor: string | null;
+  /** W3C trace context of the request that caused the event. */
+  traceparent?: string;
+  tracestate?: string;
+}
+
+export type MetadataInput = Partial<Omit<EventMetadata, 'tenant'>>;
+
+export interface NewEvent {
+  type: string;
+  data: JsonValue;
+  schemaVersion?: number;
+  /** UUID; generated (UUIDv7) when absent. */
+  id?: string;
+}
+
+export interface AppendRequest {
+  tenant: string;
+  streamId: string;
+  events: NewEvent[];
+  expectedVersion?: ExpectedVersion;
+  idempotencyKey?: string;
+  metadata?: MetadataInput;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append; the first event of a stream has version 1. */
+  streamVersion: number;
+  firstPosition: bigint;
+  lastPosition: bigint;
+  eventIds: string[];
+  recordedAt: Date;
+  /** True when an earlier append with the same idempotency key is being returned. */
+  duplicate: boolean;
+}
+
+export interface RecordedEvent {
+  position: bigint;
+  tenant: string;
+  streamId: string;
+  streamVersion: number;
+  id: string;
+  type: string;
+  schemaVersion: number;
+  data: JsonValue;
+  metadata: EventMetadata;
+  recordedAt: Date;
+}
+
+export interface LogReadOptions {
+  /** Exclusive: events with a greater position. Defaults to the start of the log. */
+  after?: bigint;
+  limit?: number;
+}
+
+export interface StreamReadOptions {
+  /** Inclusive. Defaults to 1. */
+  fromVersion?: number;
+  limit?: number;
+}
+
+export interface CheckpointStore {
+  load(name: string): Promise<bigint>;
+  save(name: string, position: bigint): Promise<void>;
+}
+
+/**
+ * The event log, source of truth of the platform. Positions are gapless and committed in
+ * order: once position N is readable, every position below N is readable too, so a reader
+ * that remembers the last position it saw never skips an event (docs/decisions/0002).
+ */
+export interface EventStore {
+  readonly backend: 'sqlite' | 'postgres';
+  append(request: AppendRequest): Promise<AppendResult>;
+  readStream(tenant: string, streamId: string, options?: StreamReadOptions): Promise<RecordedEvent[]>;
+  readTenant(tenant: string, options?: LogReadOptions): Promise<RecordedEvent[]>;
+  readAll(options?: LogReadOptions): Promise<RecordedEvent[]>;
+  headPosition(): Promise<bigint>;
+  readonly checkpoints: CheckpointStore;
+  /** Calls the listener after events are committed (by this process or, where the backend can tell, another). */
+  onAppended(listener: (position: bigint) => void): () => void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const READ_LIMIT_DEFAULT = 1000;
+export const READ_LIMIT_MAX = 10_000;

@@ -1,0 +1,171 @@
+import type { Migration } from '../migration.js';
+
+const TENANT_SETTING = "current_setting('backoffice.tenant', true)";
+
+/**
+ * Versioned schema of the PostgreSQL event store. Never edit a released migration: add one.
+ * Appends run in one server-side function call per group (one round trip, one commit); the
+ * row lock on `log_head` orders commits so that positions become visible in order (docs/decisions/0002).
+ */
+export const postgresMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'events and checkpoints',
+    sql: `
+      CREATE TABLE events (
+        position bigint PRIMARY KEY,
+        tenant text NOT NULL,
+        stream_id text NOT NULL,
+        stream_version integer NOT NULL,
+        event_id uuid NOT NULL,
+        type text NOT NULL,
+        schema_version smallint NOT NULL,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        UNIQUE (tenant, stream_id, stream_version),
+        UNIQUE (tenant, event_id)
+      );
+      CREATE INDEX events_by_tenant ON events (tenant, position);
+      CREATE TABLE log_head (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        position bigint NOT NULL
+      );
+      INSERT INTO log_head (position) VALUES (0);
+      CREATE TABLE checkpoints (
+        name text PRIMARY KEY,
+        position bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
+  {
+    version: 2,
+    name: 'idempotency keys and the append function',
+    sql: `
+      CREATE TABLE idempotency_keys (
+        tenant text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        result jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant, key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+      CREATE FUNCTION version_matches(expected jsonb, current_version integer) RETURNS boolean
+      LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE expected #>> '{}'
+          WHEN 'any' THEN true
+          WHEN 'no_stream' THEN current_version = 0
+          WHEN 'exists' THEN current_version > 0
+          ELSE current_version = (expected #>> '{}')::integer
+        END
+      $$;
+
+      CREATE FUNCTION append_one(req jsonb, head bigint, at timestamptz, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        prior idempotency_keys%ROWTYPE;
+        current_version integer;
+        taken text;
+        n integer := jsonb_array_length(req->'e');
+        result jsonb;
+      BEGIN
+        PERFORM set_config('backoffice.tenant', req->>'t', true);
+        IF req->>'k' IS NOT NULL THEN
+          SELECT * INTO prior FROM idempotency_keys
+            WHERE tenant = req->>'t' AND key = req->>'k' AND created_at > at - ttl;
+          IF FOUND AND prior.fingerprint <> req->>'f' THEN
+            RETURN jsonb_build_object('error', 'idempotency_key_reused');
+          ELSIF FOUND THEN
+            RETURN prior.result || '{"duplicate": true}';
+          END IF;
+        END IF;
+        SELECT coalesce(max(stream_version), 0) INTO current_version FROM events
+          WHERE tenant = req->>'t' AND stream_id = req->>'s';
+        IF NOT version_matches(req->'x', current_version) THEN
+          RETURN jsonb_build_object('error', 'version_conflict', 'actual', current_version);
+        END IF;
+        IF (req->>'c')::boolean THEN
+          SELECT ev->>'i' INTO taken FROM jsonb_array_elements(req->'e') AS ev
+            WHERE EXISTS (SELECT 1 FROM events WHERE tenant = req->>'t' AND event_id = (ev->>'i')::uuid) LIMIT 1;
+          IF taken IS NOT NULL THEN
+            RETURN jsonb_build_object('error', 'already_exists', 'eventId', taken);
+          END IF;
+        END IF;
+        INSERT INTO events (position, tenant, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at)
+          SELECT head + e.i, req->>'t', req->>'s', current_version + e.i, (e.ev->>'i')::uuid, e.ev->>'y',
+                 (e.ev->>'v')::smallint, e.ev->'d', req->'m', at
+          FROM jsonb_array_elements(req->'e') WITH ORDINALITY AS e(ev, i);
+        result := jsonb_build_object(
+          'streamVersion', current_version + n,
+          'firstPosition', (head + 1)::text,
+          'lastPosition', (head + n)::text,
+          'eventIds', (SELECT jsonb_agg(ev->'i') FROM jsonb_array_elements(req->'e') AS ev),
+          'recordedAt', at);
+        IF req->>'k' IS NOT NULL THEN
+          INSERT INTO idempotency_keys (tenant, key, fingerprint, result, created_at)
+            VALUES (req->>'t', req->>'k', req->>'f', result, at)
+            ON CONFLICT (tenant, key) DO UPDATE
+              SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = excluded.created_at;
+        END IF;
+        RETURN result || '{"duplicate": false}';
+      END $$;
+
+      CREATE FUNCTION append_events(batch jsonb, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        head bigint;
+        at timestamptz := date_trunc('milliseconds', clock_timestamp());
+        req jsonb;
+        outcome jsonb;
+        outcomes jsonb := '[]';
+      BEGIN
+        SELECT position INTO head FROM log_head FOR UPDATE;
+        FOR req IN SELECT value FROM jsonb_array_elements(batch) LOOP
+          outcome := append_one(req, head, at, ttl);
+          IF outcome ? 'lastPosition' AND NOT (outcome->>'duplicate')::boolean THEN
+            head := (outcome->>'lastPosition')::bigint;
+          END IF;
+          outcomes := outcomes || jsonb_build_array(outcome);
+        END LOOP;
+        UPDATE log_head SET position = head;
+        PERFORM pg_notify('backoffice_events', head::text);
+        RETURN outcomes;
+      END $$;
+
+      CREATE FUNCTION read_log(tenant_id text, after bigint, max_rows integer) RETURNS SETOF events
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM set_config('backoffice.tenant', coalesce(tenant_id, '*'), true);
+        IF tenant_id IS NULL THEN
+          RETURN QUERY SELECT * FROM events WHERE position > after ORDER BY position LIMIT max_rows;
+        ELSE
+          RETURN QUERY SELECT * FROM events WHERE tenant = tenant_id AND position > after ORDER BY position LIMIT max_rows;
+        END IF;
+      END $$;
+
+      CREATE FUNCTION read_stream(tenant_id text, stream text, from_version integer, max_rows integer) RETURNS SETOF events
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM set_config('backoffice.tenant', tenant_id, true);
+        RETURN QUERY SELECT * FROM events
+          WHERE tenant = tenant_id AND stream_id = stream AND stream_version >= from_version
+          ORDER BY stream_version LIMIT max_rows;
+      END $$;`,
+  },
+  {
+    version: 3,
+    name: 'row-level security on tenant data',
+    sql: ['events', 'idempotency_keys']
+      .map(
+        (table) => `
+      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON ${table}
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});`,
+      )
+      .join('\n'),
+  },
+];

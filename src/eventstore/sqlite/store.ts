@@ -1,0 +1,208 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { AppError, assertStreamId, assertTenantId } from '../../kernel/index.js';
+import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
+import type { AppendResult, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
+import { APPEND_LIMITS, type PreparedAppend, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
+import { readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult } from '../rows.js';
+import { migrateSqlite } from './schema.js';
+
+export interface SqliteEventStoreOptions {
+  /** A file path, or ':memory:'. */
+  path: string;
+  /** FULL (default) makes every acknowledged append survive power loss; NORMAL survives process crashes only. */
+  synchronous?: 'FULL' | 'NORMAL';
+  idempotencyTtlMs?: number;
+  /** For schema upgrade tests: stop migrating at this version. */
+  migrateUpTo?: number;
+}
+
+interface EventRow {
+  position: number;
+  tenant: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: string;
+  metadata: string;
+  recorded_at: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function openSqliteDatabase(options: SqliteEventStoreOptions): Database.Database {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrateSqlite(db, options.migrateUpTo);
+  return db;
+}
+
+export function createSqliteEventStore(options: SqliteEventStoreOptions): EventStore {
+  const db = openSqliteDatabase(options);
+  const ttlMs = options.idempotencyTtlMs ?? DAY_MS;
+  const statements = prepareStatements(db);
+  const appended = new EventEmitter().setMaxListeners(0);
+
+  function appendOne(append: PreparedAppend, head: number, recordedAt: string): AppendResult {
+    const current = (statements.streamVersion.get(append.tenant, append.streamId) as { version: number }).version;
+    if (!versionMatches(append.expected, current)) throw versionConflict(append.tenant, append.streamId, append.expected, current);
+    for (const event of append.events) {
+      if (event.clientId && statements.eventIdTaken.get(append.tenant, event.id)) {
+        throw new AppError('already_exists', `Event ${event.id} already exists`, { eventId: event.id });
+      }
+    }
+    append.events.forEach((event, index) => {
+      statements.insertEvent.run(
+        head + index + 1,
+        append.tenant,
+        append.streamId,
+        current + index + 1,
+        event.id,
+        event.type,
+        event.schemaVersion,
+        event.dataJson,
+        append.metadataJson,
+        recordedAt,
+      );
+    });
+    const stored: StoredResult = {
+      streamVersion: current + append.events.length,
+      firstPosition: String(head + 1),
+      lastPosition: String(head + append.events.length),
+      eventIds: append.events.map((event) => event.id),
+      recordedAt,
+    };
+    if (append.idempotencyKey !== null) {
+      statements.rememberKey.run(append.tenant, append.idempotencyKey, append.fingerprint, JSON.stringify(stored), Date.now());
+    }
+    return toAppendResult(stored, false);
+  }
+
+  function replayIdempotent(append: PreparedAppend): AppendResult | undefined {
+    if (append.idempotencyKey === null) return undefined;
+    const row = statements.findKey.get(append.tenant, append.idempotencyKey, Date.now() - ttlMs) as
+      | { fingerprint: string; result: string }
+      | undefined;
+    if (!row) return undefined;
+    if (row.fingerprint !== append.fingerprint) {
+      throw new AppError('idempotency_key_reused', 'The idempotency key was used for a different append', {
+        idempotencyKey: append.idempotencyKey,
+      });
+    }
+    return toAppendResult(JSON.parse(row.result) as StoredResult, true);
+  }
+
+  const writeGroup = db.transaction((batch: PreparedAppend[]): GroupOutcome<AppendResult>[] => {
+    let head = (statements.head.get() as { head: number }).head;
+    const recordedAt = new Date().toISOString();
+    return batch.map((append) => {
+      try {
+        const result = replayIdempotent(append) ?? appendOne(append, head, recordedAt);
+        if (!result.duplicate) head = Number(result.lastPosition);
+        return { ok: true, value: result };
+      } catch (error) {
+        if (error instanceof AppError) return { ok: false, error };
+        throw error;
+      }
+    });
+  });
+
+  const committer = createGroupCommitter<AppendResult>(async (batch) => {
+    const outcomes = writeGroup.immediate(batch);
+    const head = (statements.head.get() as { head: number }).head;
+    appended.emit('appended', BigInt(head));
+    return outcomes;
+  }, APPEND_LIMITS.maxEventsPerAppend);
+
+  const readRows = (rows: unknown[]) => (rows as EventRow[]).map(toRecordedEvent);
+
+  return {
+    backend: 'sqlite',
+    append: async (request) => committer.submit(prepareAppend(request)),
+    async readStream(tenant, streamId, { fromVersion = 1, limit }: StreamReadOptions = {}) {
+      assertTenantId(tenant);
+      assertStreamId(streamId);
+      return readRows(statements.readStream.all(tenant, streamId, readFromVersion(fromVersion), readLimit(limit)));
+    },
+    async readTenant(tenant, { after = 0n, limit }: LogReadOptions = {}) {
+      assertTenantId(tenant);
+      return readRows(statements.readTenant.all(tenant, readAfter(after), readLimit(limit)));
+    },
+    async readAll({ after = 0n, limit }: LogReadOptions = {}) {
+      return readRows(statements.readAll.all(readAfter(after), readLimit(limit)));
+    },
+    async headPosition() {
+      return BigInt((statements.head.get() as { head: number }).head);
+    },
+    checkpoints: {
+      async load(name) {
+        const row = statements.loadCheckpoint.get(name) as { position: number } | undefined;
+        return BigInt(row?.position ?? 0);
+      },
+      async save(name, position) {
+        statements.saveCheckpoint.run(name, position, new Date().toISOString());
+      },
+    },
+    onAppended(listener) {
+      appended.on('appended', listener);
+      return () => appended.off('appended', listener);
+    },
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+    async close() {
+      while (!committer.idle) await new Promise((resolve) => setTimeout(resolve, 1));
+      appended.removeAllListeners();
+      if (db.open) db.close();
+    },
+  };
+}
+
+const COLUMNS = 'position, tenant, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    head: db.prepare('SELECT coalesce(max(position), 0) AS head FROM events'),
+    streamVersion: db.prepare('SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE tenant = ? AND stream_id = ?'),
+    eventIdTaken: db.prepare('SELECT 1 FROM events WHERE tenant = ? AND event_id = ?'),
+    insertEvent: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    findKey: db.prepare('SELECT fingerprint, result FROM idempotency_keys WHERE tenant = ? AND key = ? AND created_at > ?'),
+    rememberKey: db.prepare(
+      `INSERT INTO idempotency_keys (tenant, key, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (tenant, key) DO UPDATE SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = excluded.created_at`,
+    ),
+    readStream: db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE tenant = ? AND stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?`,
+    ),
+    readTenant: db.prepare(`SELECT ${COLUMNS} FROM events WHERE tenant = ? AND position > ? ORDER BY position LIMIT ?`),
+    readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    loadCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
+    saveCheckpoint: db.prepare(
+      `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+    ),
+  };
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    position: BigInt(row.position),
+    tenant: row.tenant,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
+    recordedAt: new Date(row.recorded_at),
+  };
+}
