@@ -9,6 +9,7 @@ export const errorCodes = {
   not_found: { status: 404, title: 'Not found' },
   version_conflict: { status: 409, title: 'The expected version does not match' },
   already_exists: { status: 409, title: 'It already exists' },
+  precondition_failed: { status: 409, title: 'The command does not apply in the current state' },
   idempotency_key_reused: {
     status: 409,
     title: 'The idempotency key was used for a different request',
@@ -16,6 +17,8 @@ export const errorCodes = {
   payload_too_large: { status: 413, title: 'The payload is too large' },
   unsupported_media_type: { status: 415, title: 'The media type is not supported' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  tenant_suspended: { status: 403, title: 'The tenant is suspended' },
+  password_change_required: { status: 403, title: 'The password must be changed first' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },
 } as const;

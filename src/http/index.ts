@@ -1,0 +1,3 @@
+export { type AppOptions, buildApp } from './app.js';
+export { PROBLEM_CONTENT_TYPE, type Problem, problemOf, sendProblem } from './problem.js';
+export { ProblemSchema } from './schemas.js';

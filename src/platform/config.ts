@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { EventStoreConfig } from '../eventstore/index.js';
+import { isLoopback } from './network.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A string setting with a closed set of values (one clear error message, unlike a union of literals). */
+const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], default: fallback });
+
+/** Every setting, its type and default. A config file and the environment may set each of them. */
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    storage: oneOf(['sqlite', 'postgres'], 'sqlite'),
+    databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+    sqliteSynchronous: oneOf(['FULL', 'NORMAL'], 'FULL'),
+    logLevel: oneOf(LOG_LEVELS, 'info'),
+    shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Environment variable of each setting (API.md, "Platform"). */
+const ENVIRONMENT: Record<string, keyof Config> = {
+  BACKOFFICE_HOST: 'host',
+  BACKOFFICE_PORT: 'port',
+  BACKOFFICE_DATA_DIR: 'dataDir',
+  BACKOFFICE_STORAGE: 'storage',
+  BACKOFFICE_DATABASE_URL: 'databaseUrl',
+  BACKOFFICE_DATABASE_POOL_SIZE: 'databasePoolSize',
+  BACKOFFICE_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
+  BACKOFFICE_LOG_LEVEL: 'logLevel',
+  BACKOFFICE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  BACKOFFICE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly violations: string[]) {
+    super(`Invalid configuration:\n${violations.map((violation) => `  - ${violation}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const validate = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true }).compile(ConfigSchema);
+
+export interface ConfigSources {
+  env: NodeJS.ProcessEnv;
+  /** A JSON file with the same keys as the settings; `BACKOFFICE_CONFIG` names it when this is absent. */
+  file?: string;
+  cwd?: string;
+}
+
+/** Reads the file and the environment (the environment wins), validates once, lists every violation. */
+export function loadConfig({ env, file, cwd = process.cwd() }: ConfigSources): Config {
+  const path = file ?? env.BACKOFFICE_CONFIG;
+  const candidate: Record<string, unknown> = path ? readConfigFile(resolve(cwd, path)) : {};
+  for (const [variable, key] of Object.entries(ENVIRONMENT)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') candidate[key] = value;
+  }
+  const violations = validate(candidate) ? crossFieldViolations(candidate as Config) : (validate.errors ?? []).map(describeViolation);
+  if (violations.length > 0) throw new ConfigError(violations);
+  const config = candidate as Config;
+  return { ...config, dataDir: isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir) };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError([`config file ${path} cannot be read`]);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError([`config file ${path} is not a JSON object`]);
+}
+
+function describeViolation(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') return `unknown setting ${error.params.additionalProperty}`;
+  const setting = error.instancePath.slice(1);
+  if (error.keyword === 'enum') return `${setting} must be one of ${(error.params.allowedValues as string[]).join(', ')}`;
+  return `${setting} ${error.message}`;
+}
+
+function crossFieldViolations(config: Config): string[] {
+  if (config.storage === 'postgres' && !config.databaseUrl) return ['databaseUrl is required when storage is postgres'];
+  return [];
+}
+
+/** Settings that are acceptable on a developer's machine and dangerous elsewhere; printed once at start. */
+export function unsafeSettings(config: Config): string[] {
+  const unsafe: string[] = [];
+  if (!isLoopback(config.host)) unsafe.push(`HTTP listens on ${config.host} without TLS: put a TLS-terminating proxy in front`);
+  if (config.storage === 'sqlite' && config.sqliteSynchronous === 'NORMAL') {
+    unsafe.push('sqliteSynchronous NORMAL: acknowledged writes may be lost on power failure');
+  }
+  return unsafe;
+}
+
+export function eventStoreConfig(config: Config): EventStoreConfig {
+  if (config.storage === 'postgres') {
+    return { kind: 'postgres', url: config.databaseUrl ?? '', poolSize: config.databasePoolSize };
+  }
+  return { kind: 'sqlite', path: join(config.dataDir, 'backoffice.db'), synchronous: config.sqliteSynchronous };
+}

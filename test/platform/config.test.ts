@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, eventStoreConfig, loadConfig, unsafeSettings } from '../../src/platform/config.js';
+
+const violationsOf = (run: () => unknown): string[] => {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.violations;
+  }
+  assert.fail('expected a ConfigError');
+};
+
+describe('configuration', () => {
+  it('defaults to the embedded SQLite store on loopback port 8080', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/app' });
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8080);
+    assert.equal(config.storage, 'sqlite');
+    assert.equal(config.dataDir, '/srv/app/data');
+    assert.deepEqual(eventStoreConfig(config), { kind: 'sqlite', path: '/srv/app/data/backoffice.db', synchronous: 'FULL' });
+    assert.deepEqual(unsafeSettings(config), []);
+  });
+
+  it('reads the documented environment variables', () => {
+    const config = loadConfig({
+      env: {
+        BACKOFFICE_HOST: '0.0.0.0',
+        BACKOFFICE_PORT: '9090',
+        BACKOFFICE_STORAGE: 'postgres',
+        BACKOFFICE_DATABASE_URL: 'postgres://app@db:5432/bo',
+        BACKOFFICE_LOG_LEVEL: 'debug',
+      },
+    });
+    assert.equal(config.port, 9090);
+    assert.equal(config.logLevel, 'debug');
+    assert.deepEqual(eventStoreConfig(config), { kind: 'postgres', url: 'postgres://app@db:5432/bo', poolSize: 10 });
+    assert.equal(unsafeSettings(config).length, 1);
+  });
+
+  it('lets the environment override a config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bo-config-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ port: 7000, logLevel: 'warn' }));
+    const config = loadConfig({ env: { BACKOFFICE_CONFIG: file, BACKOFFICE_PORT: '7001' } });
+    assert.equal(config.port, 7001);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('lists every violation at once', () => {
+    const violations = violationsOf(() =>
+      loadConfig({ env: { BACKOFFICE_PORT: 'eighty', BACKOFFICE_STORAGE: 'mysql', BACKOFFICE_LOG_LEVEL: 'loud' } }),
+    );
+    assert.equal(violations.length, 3);
+    assert.ok(violations.some((v) => v.startsWith('port')));
+    assert.ok(violations.includes('storage must be one of sqlite, postgres'));
+    assert.ok(violations.some((v) => v.startsWith('logLevel must be one of')));
+  });
+
+  it('requires a database URL for PostgreSQL and rejects a malformed one', () => {
+    assert.deepEqual(
+      violationsOf(() => loadConfig({ env: { BACKOFFICE_STORAGE: 'postgres' } })),
+      ['databaseUrl is required when storage is postgres'],
+    );
+    assert.equal(violationsOf(() => loadConfig({ env: { BACKOFFICE_DATABASE_URL: 'mysql://x' } })).length, 1);
+  });
+
+  it('rejects unknown settings, a port out of range and an unreadable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bo-config-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ prot: 8080, port: 70000 }));
+    assert.deepEqual(violationsOf(() => loadConfig({ env: {}, file })).sort(), ['port must be <= 65535', 'unknown setting prot']);
+    assert.equal(violationsOf(() => loadConfig({ env: {}, file: join(dir, 'missing.json') })).length, 1);
+    writeFileSync(file, '[1, 2]');
+    assert.match(violationsOf(() => loadConfig({ env: {}, file }))[0] ?? '', /not a JSON object/);
+  });
+
+  it('warns about settings that lose data or expose traffic', () => {
+    const config = loadConfig({ env: { BACKOFFICE_SQLITE_SYNCHRONOUS: 'NORMAL' } });
+    assert.match(unsafeSettings(config).join(), /power failure/);
+  });
+});
