@@ -23,6 +23,17 @@ export interface NewEvent {
   id?: string;
 }
 
+/**
+ * The document of the stream after the append, projected inline: written in the same transaction
+ * as the events, as a new version valid from the append's last position. `data: null` records a deletion.
+ */
+export interface DocumentProjection {
+  module: string;
+  entity: string;
+  id: string;
+  data: JsonValue | null;
+}
+
 export interface AppendRequest {
   tenant: string;
   streamId: string;
@@ -30,6 +41,7 @@ export interface AppendRequest {
   expectedVersion?: ExpectedVersion;
   idempotencyKey?: string;
   metadata?: MetadataInput;
+  document?: DocumentProjection;
 }
 
 export interface AppendResult {
@@ -85,6 +97,8 @@ export interface EventStore {
   readTenant(tenant: string, options?: LogReadOptions): Promise<RecordedEvent[]>;
   readAll(options?: LogReadOptions): Promise<RecordedEvent[]>;
   headPosition(): Promise<bigint>;
+  /** The committed append of an idempotency key still within its time to live, and its stream. */
+  findIdempotent(tenant: string, key: string): Promise<{ streamId: string; result: AppendResult } | undefined>;
   readonly checkpoints: CheckpointStore;
   /** Calls the listener after events are committed (by this process or, where the backend can tell, another). */
   onAppended(listener: (position: bigint) => void): () => void;

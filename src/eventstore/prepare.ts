@@ -10,7 +10,7 @@ import {
   uuidv7,
   validationFailed,
 } from '../kernel/index.js';
-import type { AppendRequest, EventMetadata, ExpectedVersion, MetadataInput } from './port.js';
+import type { AppendRequest, DocumentProjection, EventMetadata, ExpectedVersion, MetadataInput } from './port.js';
 
 /** Documented in docs/eventstore.md; both adapters enforce the same limits before any I/O. */
 export const APPEND_LIMITS = {
@@ -38,7 +38,19 @@ export interface PreparedAppend {
   fingerprint: string | null;
   metadataJson: string;
   events: PreparedEvent[];
+  document: PreparedDocument | null;
 }
+
+export interface PreparedDocument {
+  module: string;
+  entity: string;
+  id: string;
+  /** 'null' for a deletion. */
+  dataJson: string;
+}
+
+const DOCUMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+export const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -58,7 +70,21 @@ export function prepareAppend(request: AppendRequest): PreparedAppend {
     fingerprint: idempotencyKey === null ? null : fingerprintOf(request.streamId, events),
     metadataJson,
     events,
+    document: request.document === undefined ? null : prepareDocument(request.document),
   };
+}
+
+function prepareDocument(document: DocumentProjection): PreparedDocument {
+  const errors: FieldError[] = [];
+  if (!DOCUMENT_NAME.test(String(document.module))) errors.push({ path: '/document/module', message: 'is not a valid name' });
+  if (!DOCUMENT_NAME.test(String(document.entity))) errors.push({ path: '/document/entity', message: 'is not a valid name' });
+  if (!RECORD_ID.test(String(document.id))) errors.push({ path: '/document/id', message: `must match ${RECORD_ID.source}` });
+  if (errors.length > 0) throw validationFailed('Invalid document', errors);
+  const dataJson = toJsonText(document.data, '/document/data');
+  if (Buffer.byteLength(dataJson) > APPEND_LIMITS.maxEventBytes) {
+    throw new AppError('payload_too_large', `A document may hold at most ${APPEND_LIMITS.maxEventBytes} bytes`);
+  }
+  return { module: document.module, entity: document.entity, id: document.id, dataJson };
 }
 
 function prepareEvents(events: unknown): PreparedEvent[] {

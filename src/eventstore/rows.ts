@@ -3,6 +3,7 @@ import { type AppendResult, READ_LIMIT_DEFAULT, READ_LIMIT_MAX } from './port.js
 
 /** The result of an append as kept with its idempotency key, so that a retry returns it unchanged. */
 export interface StoredResult {
+  streamId: string;
   streamVersion: number;
   firstPosition: string;
   lastPosition: string;

@@ -1,3 +1,4 @@
+export * from './context.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './json.js';

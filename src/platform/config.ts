@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import type { EventStoreConfig } from '../eventstore/index.js';
 import { isLoopback } from './network.js';
+import type { StorageConfig } from './storage.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -22,6 +22,7 @@ export const ConfigSchema = Type.Object(
     databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
     sqliteSynchronous: oneOf(['FULL', 'NORMAL'], 'FULL'),
     logLevel: oneOf(LOG_LEVELS, 'info'),
+    auth: oneOf(['required', 'disabled'], 'required'),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024 }),
   },
@@ -40,6 +41,7 @@ const ENVIRONMENT: Record<string, keyof Config> = {
   BACKOFFICE_DATABASE_POOL_SIZE: 'databasePoolSize',
   BACKOFFICE_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   BACKOFFICE_LOG_LEVEL: 'logLevel',
+  BACKOFFICE_AUTH: 'auth',
   BACKOFFICE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   BACKOFFICE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
 };
@@ -98,21 +100,25 @@ function describeViolation(error: ErrorObject): string {
 }
 
 function crossFieldViolations(config: Config): string[] {
-  if (config.storage === 'postgres' && !config.databaseUrl) return ['databaseUrl is required when storage is postgres'];
-  return [];
+  const violations: string[] = [];
+  if (config.storage === 'postgres' && !config.databaseUrl) violations.push('databaseUrl is required when storage is postgres');
+  if (config.auth === 'disabled' && config.storage !== 'sqlite')
+    violations.push('auth can be disabled only on the embedded default (storage sqlite)');
+  return violations;
 }
 
 /** Settings that are acceptable on a developer's machine and dangerous elsewhere; printed once at start. */
 export function unsafeSettings(config: Config): string[] {
   const unsafe: string[] = [];
   if (!isLoopback(config.host)) unsafe.push(`HTTP listens on ${config.host} without TLS: put a TLS-terminating proxy in front`);
+  if (config.auth === 'disabled') unsafe.push('auth disabled: every caller acts as the admin of every tenant');
   if (config.storage === 'sqlite' && config.sqliteSynchronous === 'NORMAL') {
     unsafe.push('sqliteSynchronous NORMAL: acknowledged writes may be lost on power failure');
   }
   return unsafe;
 }
 
-export function eventStoreConfig(config: Config): EventStoreConfig {
+export function storageConfig(config: Config): StorageConfig {
   if (config.storage === 'postgres') {
     return { kind: 'postgres', url: config.databaseUrl ?? '', poolSize: config.databasePoolSize };
   }

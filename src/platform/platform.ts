@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { type EventStore, openEventStore } from '../eventstore/index.js';
-import { buildApp } from '../http/index.js';
+import { createDataContext } from '../datamodel/index.js';
+import { buildApp, noAuthenticator, unauthenticatedAdmin } from '../http/index.js';
 import { createLogger, type Logger, redactUrl } from '../kernel/index.js';
-import { type Config, eventStoreConfig, unsafeSettings } from './config.js';
+import { type Config, storageConfig, unsafeSettings } from './config.js';
 import { healthRoutes } from './health.js';
+import { openStorage, type Storage } from './storage.js';
 
 export interface Platform {
   app: FastifyInstance;
-  eventStore: EventStore;
+  storage: Storage;
   logger: Logger;
   /** Stops accepting requests, finishes those in flight, then closes storage. */
   close(): Promise<void>;
@@ -17,26 +18,31 @@ export interface Platform {
 export async function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Platform> {
   const unsafe = unsafeSettings(config);
   if (unsafe.length > 0) logger.warn({ unsafe }, `unsafe settings: ${unsafe.join('; ')}`);
-  const storage = eventStoreConfig(config);
-  logger.info({ storage: storage.kind === 'sqlite' ? storage.path : redactUrl(storage.url) }, `opening ${storage.kind} event store`);
-  const eventStore = await openEventStore(storage, logger);
+  const storageSettings = storageConfig(config);
+  logger.info(
+    { storage: storageSettings.kind === 'sqlite' ? storageSettings.path : redactUrl(storageSettings.url) },
+    `opening ${storageSettings.kind} storage`,
+  );
+  const storage = await openStorage(storageSettings, logger);
   try {
+    const authenticate = config.auth === 'disabled' ? unauthenticatedAdmin : noAuthenticator;
+    const data = createDataContext({ events: storage.events, documents: storage.documents, authenticate });
     const app = await buildApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
-      contexts: [{ plugin: healthRoutes([{ name: 'storage', check: () => eventStore.ping() }]) }],
+      contexts: [{ plugin: healthRoutes([{ name: 'storage', check: () => storage.events.ping() }]) }, { plugin: data.plugin }],
     });
     return {
       app,
-      eventStore,
+      storage,
       logger,
       async close() {
         await app.close();
-        await eventStore.close();
+        await storage.close();
       },
     };
   } catch (error) {
-    await eventStore.close();
+    await storage.close();
     throw error;
   }
 }

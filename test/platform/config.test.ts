@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, eventStoreConfig, loadConfig, unsafeSettings } from '../../src/platform/config.js';
+import { ConfigError, loadConfig, storageConfig, unsafeSettings } from '../../src/platform/config.js';
 
 const violationsOf = (run: () => unknown): string[] => {
   try {
@@ -22,7 +22,7 @@ describe('configuration', () => {
     assert.equal(config.port, 8080);
     assert.equal(config.storage, 'sqlite');
     assert.equal(config.dataDir, '/srv/app/data');
-    assert.deepEqual(eventStoreConfig(config), { kind: 'sqlite', path: '/srv/app/data/backoffice.db', synchronous: 'FULL' });
+    assert.deepEqual(storageConfig(config), { kind: 'sqlite', path: '/srv/app/data/backoffice.db', synchronous: 'FULL' });
     assert.deepEqual(unsafeSettings(config), []);
   });
 
@@ -38,7 +38,7 @@ describe('configuration', () => {
     });
     assert.equal(config.port, 9090);
     assert.equal(config.logLevel, 'debug');
-    assert.deepEqual(eventStoreConfig(config), { kind: 'postgres', url: 'postgres://app@db:5432/bo', poolSize: 10 });
+    assert.deepEqual(storageConfig(config), { kind: 'postgres', url: 'postgres://app@db:5432/bo', poolSize: 10 });
     assert.equal(unsafeSettings(config).length, 1);
   });
 

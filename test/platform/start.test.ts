@@ -76,7 +76,7 @@ describe('npm start', () => {
     const config = loadConfig({ env: { BACKOFFICE_DATA_DIR: join(dataDir, 'ready') } });
     const platform = await createPlatform(config, createLogger('silent'));
     assert.equal((await platform.app.inject({ url: '/readyz' })).statusCode, 200);
-    await platform.eventStore.close();
+    await platform.storage.close();
     const response = await platform.app.inject({ url: '/readyz' });
     assert.equal(response.statusCode, 503);
     assert.equal(response.json().code, 'unavailable');

@@ -98,6 +98,7 @@ export const postgresMigrations: Migration[] = [
                  (e.ev->>'v')::smallint, e.ev->'d', req->'m', at
           FROM jsonb_array_elements(req->'e') WITH ORDINALITY AS e(ev, i);
         result := jsonb_build_object(
+          'streamId', req->>'s',
           'streamVersion', current_version + n,
           'firstPosition', (head + 1)::text,
           'lastPosition', (head + n)::text,
@@ -134,6 +135,17 @@ export const postgresMigrations: Migration[] = [
         RETURN outcomes;
       END $$;
 
+      CREATE FUNCTION find_idempotent(tenant_id text, idempotency_key text, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        found jsonb;
+      BEGIN
+        PERFORM set_config('backoffice.tenant', tenant_id, true);
+        SELECT result INTO found FROM idempotency_keys
+          WHERE tenant = tenant_id AND key = idempotency_key AND created_at > clock_timestamp() - ttl;
+        RETURN found;
+      END $$;
+
       CREATE FUNCTION read_log(tenant_id text, after bigint, max_rows integer) RETURNS SETOF events
       LANGUAGE plpgsql AS $$
       BEGIN
@@ -167,5 +179,75 @@ export const postgresMigrations: Migration[] = [
         WITH CHECK (tenant = ${TENANT_SETTING});`,
       )
       .join('\n'),
+  },
+  {
+    version: 4,
+    name: 'documents projected inline with their version history',
+    sql: `
+      CREATE TABLE documents (
+        tenant text NOT NULL,
+        module text NOT NULL,
+        entity text NOT NULL,
+        id text NOT NULL,
+        version integer NOT NULL,
+        data jsonb,
+        deleted boolean NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        from_position bigint NOT NULL,
+        to_position bigint,
+        from_time timestamptz NOT NULL,
+        to_time timestamptz,
+        PRIMARY KEY (tenant, module, entity, id, version)
+      );
+      CREATE UNIQUE INDEX documents_current ON documents (tenant, module, entity, id COLLATE "C") WHERE to_position IS NULL;
+      CREATE INDEX documents_as_of ON documents (tenant, module, entity, from_position);
+      ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON documents
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});
+
+      CREATE FUNCTION project_document(req jsonb, outcome jsonb, at timestamptz) RETURNS void
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        doc jsonb := req->'doc';
+        pos bigint := (outcome->>'lastPosition')::bigint;
+        gone boolean := jsonb_typeof(req->'doc'->'d') = 'null';
+        created timestamptz;
+      BEGIN
+        UPDATE documents SET to_position = pos, to_time = at
+          WHERE tenant = req->>'t' AND module = doc->>'m' AND entity = doc->>'n' AND id = doc->>'i' AND to_position IS NULL
+          RETURNING created_at INTO created;
+        INSERT INTO documents (tenant, module, entity, id, version, data, deleted, created_at, updated_at,
+                               from_position, to_position, from_time, to_time)
+          VALUES (req->>'t', doc->>'m', doc->>'n', doc->>'i', (outcome->>'streamVersion')::integer,
+                  CASE WHEN gone THEN NULL ELSE doc->'d' END, gone, coalesce(created, at), at, pos, NULL, at, NULL);
+      END $$;
+
+      CREATE OR REPLACE FUNCTION append_events(batch jsonb, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        head bigint;
+        at timestamptz := date_trunc('milliseconds', clock_timestamp());
+        req jsonb;
+        outcome jsonb;
+        outcomes jsonb := '[]';
+      BEGIN
+        SELECT position INTO head FROM log_head FOR UPDATE;
+        FOR req IN SELECT value FROM jsonb_array_elements(batch) LOOP
+          outcome := append_one(req, head, at, ttl);
+          IF outcome ? 'lastPosition' AND NOT (outcome->>'duplicate')::boolean THEN
+            head := (outcome->>'lastPosition')::bigint;
+            IF req ? 'doc' THEN
+              PERFORM project_document(req, outcome, at);
+            END IF;
+          END IF;
+          outcomes := outcomes || jsonb_build_array(outcome);
+        END LOOP;
+        UPDATE log_head SET position = head;
+        PERFORM pg_notify('backoffice_events', head::text);
+        RETURN outcomes;
+      END $$;`,
   },
 ];

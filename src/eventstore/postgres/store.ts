@@ -35,7 +35,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A transaction left idle (a hung client) would hold the log lock; the server ends it after this. */
 const IDLE_IN_TRANSACTION_MS = 10_000;
 
+/** Opens a pool, applies migrations and returns an event store that owns the pool. */
 export async function createPostgresEventStore(options: PostgresEventStoreOptions): Promise<EventStore> {
+  return postgresEventStore(await openPostgresPool(options), options);
+}
+
+export async function openPostgresPool(options: PostgresEventStoreOptions): Promise<pg.Pool> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 10,
@@ -45,10 +50,14 @@ export async function createPostgresEventStore(options: PostgresEventStoreOption
   try {
     await migratePostgres(pool, options.migrateUpTo);
     await warnIfRowSecurityBypassed(pool, options.logger);
+    return pool;
   } catch (error) {
     await pool.end();
     throw error;
   }
+}
+
+export function postgresEventStore(pool: pg.Pool, options: PostgresEventStoreOptions): EventStore {
   const ttl = `${options.idempotencyTtlMs ?? DAY_MS} milliseconds`;
   const notifier = createAppendNotifier(options.connectionString, options.logger);
 
@@ -79,6 +88,16 @@ export async function createPostgresEventStore(options: PostgresEventStoreOption
     async headPosition() {
       const { rows } = await pool.query<{ position: string }>('SELECT position FROM log_head');
       return BigInt(rows[0]?.position ?? '0');
+    },
+    async findIdempotent(tenant, key) {
+      assertTenantId(tenant);
+      const { rows } = await pool.query<{ result: StoredResult | null }>('SELECT find_idempotent($1, $2, $3::interval) AS result', [
+        tenant,
+        key,
+        ttl,
+      ]);
+      const stored = rows[0]?.result;
+      return stored ? { streamId: stored.streamId, result: toAppendResult(stored, true) } : undefined;
     },
     checkpoints: {
       async load(name) {
@@ -145,9 +164,14 @@ function batchJson(batch: PreparedAppend[]): string {
     );
     return `{"t":"${append.tenant}","s":${JSON.stringify(append.streamId)},"x":${JSON.stringify(append.expected)},"k":${JSON.stringify(
       append.idempotencyKey,
-    )},"f":${JSON.stringify(append.fingerprint)},"c":${append.events.some((event) => event.clientId)},"m":${append.metadataJson},"e":[${events.join(',')}]}`;
+    )},"f":${JSON.stringify(append.fingerprint)},"c":${append.events.some((event) => event.clientId)},"m":${append.metadataJson},"e":[${events.join(',')}]${documentJson(append)}}`;
   });
   return `[${appends.join(',')}]`;
+}
+
+function documentJson({ document }: PreparedAppend): string {
+  if (document === null) return '';
+  return `,"doc":{"m":"${document.module}","n":"${document.entity}","i":${JSON.stringify(document.id)},"d":${document.dataJson}}`;
 }
 
 function toOutcome(outcome: Outcome, append: PreparedAppend): GroupOutcome<AppendResult> {

@@ -41,4 +41,27 @@ export const sqliteMigrations: Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);`,
   },
+  {
+    version: 3,
+    name: 'documents projected inline with their version history',
+    sql: `
+      CREATE TABLE documents (
+        tenant TEXT NOT NULL,
+        module TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT,
+        deleted INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        from_position INTEGER NOT NULL,
+        to_position INTEGER,
+        from_time TEXT NOT NULL,
+        to_time TEXT,
+        PRIMARY KEY (tenant, module, entity, id, version)
+      );
+      CREATE UNIQUE INDEX documents_current ON documents (tenant, module, entity, id) WHERE to_position IS NULL;
+      CREATE INDEX documents_as_of ON documents (tenant, module, entity, from_position);`,
+  },
 ];

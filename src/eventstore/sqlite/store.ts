@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { AppError, assertStreamId, assertTenantId } from '../../kernel/index.js';
 import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
 import type { AppendResult, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
-import { APPEND_LIMITS, type PreparedAppend, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
+import { APPEND_LIMITS, type PreparedAppend, type PreparedDocument, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
 import { readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult } from '../rows.js';
 import { migrateSqlite } from './schema.js';
 
@@ -45,8 +45,12 @@ export function openSqliteDatabase(options: SqliteEventStoreOptions): Database.D
   return db;
 }
 
+/** Opens the database file and returns an event store that owns it (closing the store closes the file). */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): EventStore {
-  const db = openSqliteDatabase(options);
+  return sqliteEventStore(openSqliteDatabase(options), options);
+}
+
+export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEventStoreOptions, 'path'> = {}): EventStore {
   const ttlMs = options.idempotencyTtlMs ?? DAY_MS;
   const statements = prepareStatements(db);
   const appended = new EventEmitter().setMaxListeners(0);
@@ -74,16 +78,40 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): EventS
       );
     });
     const stored: StoredResult = {
+      streamId: append.streamId,
       streamVersion: current + append.events.length,
       firstPosition: String(head + 1),
       lastPosition: String(head + append.events.length),
       eventIds: append.events.map((event) => event.id),
       recordedAt,
     };
+    if (append.document !== null) projectDocument(append.tenant, append.document, stored);
     if (append.idempotencyKey !== null) {
       statements.rememberKey.run(append.tenant, append.idempotencyKey, append.fingerprint, JSON.stringify(stored), Date.now());
     }
     return toAppendResult(stored, false);
+  }
+
+  function projectDocument(tenant: string, document: PreparedDocument, stored: StoredResult): void {
+    const { module, entity, id, dataJson } = document;
+    const position = Number(stored.lastPosition);
+    const previous = statements.closeDocument.get(position, stored.recordedAt, tenant, module, entity, id) as
+      | { created_at: string }
+      | undefined;
+    const deleted = dataJson === 'null';
+    statements.insertDocument.run(
+      tenant,
+      module,
+      entity,
+      id,
+      stored.streamVersion,
+      deleted ? null : dataJson,
+      deleted ? 1 : 0,
+      previous?.created_at ?? stored.recordedAt,
+      stored.recordedAt,
+      position,
+      stored.recordedAt,
+    );
   }
 
   function replayIdempotent(append: PreparedAppend): AppendResult | undefined {
@@ -142,6 +170,12 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): EventS
     async headPosition() {
       return BigInt((statements.head.get() as { head: number }).head);
     },
+    async findIdempotent(tenant, key) {
+      const row = statements.findKey.get(tenant, key, Date.now() - ttlMs) as { result: string } | undefined;
+      if (!row) return undefined;
+      const stored = JSON.parse(row.result) as StoredResult;
+      return { streamId: stored.streamId, result: toAppendResult(stored, true) };
+    },
     checkpoints: {
       async load(name) {
         const row = statements.loadCheckpoint.get(name) as { position: number } | undefined;
@@ -184,6 +218,14 @@ function prepareStatements(db: Database.Database) {
     ),
     readTenant: db.prepare(`SELECT ${COLUMNS} FROM events WHERE tenant = ? AND position > ? ORDER BY position LIMIT ?`),
     readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    closeDocument: db.prepare(
+      `UPDATE documents SET to_position = ?, to_time = ?
+       WHERE tenant = ? AND module = ? AND entity = ? AND id = ? AND to_position IS NULL RETURNING created_at`,
+    ),
+    insertDocument: db.prepare(
+      `INSERT INTO documents (tenant, module, entity, id, version, data, deleted, created_at, updated_at, from_position, from_time)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     loadCheckpoint: db.prepare('SELECT position FROM checkpoints WHERE name = ?'),
     saveCheckpoint: db.prepare(
       `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)

@@ -1,0 +1,51 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { EventStore, RecordedEvent } from '../eventstore/index.js';
+import { type Authenticate, ProblemSchema } from '../http/index.js';
+import { Position, TenantParams } from '../http/params.js';
+import { upcast } from './evolution.js';
+import { EventsResponse } from './http-schemas.js';
+import type { ModuleRegistry } from './registry.js';
+
+const RECORD_STREAM = /^([a-z][a-zA-Z0-9_]*)\.([a-z][a-zA-Z0-9_]*):/;
+
+/** `GET /t/{tenant}/events?after=&limit=`: the tenant's log in position order, record events upcast. */
+export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry; authenticate: Authenticate }): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { tenant: string }; Querystring: { after?: string; limit?: number } }>(
+      '/t/:tenant/events',
+      {
+        schema: {
+          params: TenantParams,
+          querystring: Type.Object({ after: Type.Optional(Position), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+          response: { 200: EventsResponse, 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema },
+        },
+      },
+      async (request) => {
+        const { tenant } = request.params;
+        await deps.authenticate(request, tenant);
+        const after = BigInt(request.query.after ?? '0');
+        const page = await deps.events.readTenant(tenant, { after, limit: request.query.limit ?? 100 });
+        const items = await Promise.all(page.map((event) => eventJson(event, deps.registry)));
+        return { items, position: (page.at(-1)?.position ?? after).toString() };
+      },
+    );
+  };
+}
+
+async function eventJson(event: RecordedEvent, registry: ModuleRegistry) {
+  const match = RECORD_STREAM.exec(event.streamId);
+  const module = match?.[1] ? await registry.load(event.tenant, match[1]) : undefined;
+  const data = module && match?.[2] ? upcast(event.data, match[2], event.schemaVersion, module.history) : event.data;
+  return {
+    position: event.position.toString(),
+    id: event.id,
+    streamId: event.streamId,
+    version: event.streamVersion,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    data,
+    metadata: event.metadata,
+    recordedAt: event.recordedAt.toISOString(),
+  };
+}

@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { type Authenticate, ifMatchVersion, ProblemSchema, requestContext } from '../http/index.js';
+import { ModuleParams, TenantParams } from '../http/params.js';
+import { ModuleResponse } from './http-schemas.js';
+import type { createModuleService } from './modules.js';
+
+type ModuleService = ReturnType<typeof createModuleService>;
+type Params = { tenant: string; module: string };
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema };
+
+/** `PUT|GET /t/{tenant}/modules/{module}`, `GET /t/{tenant}/modules`. */
+export function moduleRoutes(deps: {
+  modules: ModuleService;
+  authenticate: Authenticate;
+  list: (tenant: string) => Promise<unknown[]>;
+}): FastifyPluginAsync {
+  return async (app) => {
+    app.put<{ Params: Params; Body: unknown }>(
+      '/t/:tenant/modules/:module',
+      {
+        schema: {
+          params: ModuleParams,
+          body: Type.Object({}, { additionalProperties: true }),
+          response: { 200: ModuleResponse, 201: ModuleResponse, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { tenant, module } = request.params;
+        const context = requestContext(request, await deps.authenticate(request, tenant));
+        const change = await deps.modules.define(context, tenant, module, request.body, ifMatchVersion(request));
+        reply.code(change.created ? 201 : 200).header('etag', `"${change.version}"`);
+        return { name: change.name, version: change.version, position: change.position.toString(), definition: change.definition };
+      },
+    );
+
+    app.get<{ Params: Params; Querystring: { version?: number } }>(
+      '/t/:tenant/modules/:module',
+      {
+        schema: {
+          params: ModuleParams,
+          querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }),
+          response: { 200: ModuleResponse, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { tenant, module } = request.params;
+        await deps.authenticate(request, tenant);
+        const found = await deps.modules.get(tenant, module, request.query.version);
+        reply.header('etag', `"${found.version}"`);
+        return { name: found.name, version: found.version, definition: found.definition, migrations: found.history };
+      },
+    );
+
+    app.get<{ Params: { tenant: string } }>(
+      '/t/:tenant/modules',
+      { schema: { params: TenantParams, response: { 200: Type.Object({ items: Type.Array(ModuleResponse) }), ...errors } } },
+      async (request) => {
+        await deps.authenticate(request, request.params.tenant);
+        return { items: await deps.list(request.params.tenant) };
+      },
+    );
+  };
+}

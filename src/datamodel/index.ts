@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { DocumentStore } from '../documents/port.js';
+import type { EventStore } from '../eventstore/index.js';
+import type { Authenticate } from '../http/index.js';
+import { eventRoutes } from './http-events.js';
+import { moduleRoutes } from './http-modules.js';
+import { queryRoutes } from './http-queries.js';
+import { recordRoutes } from './http-records.js';
+import { createModuleService } from './modules.js';
+import { rebuildEntity } from './rebuild.js';
+import { createRecordService } from './records.js';
+import { createModuleRegistry, type LoadedModule } from './registry.js';
+
+export type { ModuleDefinition } from './types.js';
+export { rebuildEntity };
+
+/** The data model context: modules defined at runtime, their records, history and the event log route. */
+export function createDataContext(deps: { events: EventStore; documents: DocumentStore; authenticate: Authenticate }) {
+  const { events, documents, authenticate } = deps;
+  const registry = createModuleRegistry(documents);
+  const afterDefine = async (tenant: string, module: LoadedModule, migrated: string[]) => {
+    for (const [name, entity] of module.entities) {
+      for (const field of entity.definition.indexes ?? []) {
+        const type = entity.definition.fields[field]?.type;
+        if (type) await documents.ensureIndex({ tenant, module: module.name, entity: name }, field, type);
+      }
+    }
+    for (const entity of migrated) if (module.entities.has(entity)) await rebuildEntity({ events, documents }, tenant, module, entity);
+  };
+  const modules = createModuleService({ events, documents, registry, hooks: { afterDefine } });
+  const records = createRecordService({ events, documents, registry });
+  const plugin: FastifyPluginAsync = async (app) => {
+    await app.register(moduleRoutes({ modules, authenticate, list: (tenant) => modules.list(tenant) }));
+    await app.register(queryRoutes({ documents, events, registry, authenticate }));
+    await app.register(recordRoutes({ records, events, authenticate }));
+    await app.register(eventRoutes({ events, registry, authenticate }));
+  };
+  return { plugin, modules, records, registry };
+}

@@ -1,0 +1,157 @@
+import type { DocumentStore } from '../documents/port.js';
+import type { EventStore } from '../eventstore/index.js';
+import {
+  AppError,
+  type FieldError,
+  isAppError,
+  type JsonValue,
+  metadataOf,
+  type RequestContext,
+  validationFailed,
+} from '../kernel/index.js';
+import { sameJson } from './decider.js';
+import { checkModuleDefinition } from './definition.js';
+import { checkMigrations, type MigrationHistory, uncoveredChanges } from './evolution.js';
+import { compile, type LoadedModule, MODULES_SCOPE, type ModuleDocument, type ModuleRegistry, moduleStream } from './registry.js';
+import { toFieldErrors } from './schema.js';
+import { type ModuleDefinition, NAME } from './types.js';
+
+export interface ModuleChange {
+  name: string;
+  version: number;
+  position: bigint;
+  definition: ModuleDefinition;
+  created: boolean;
+}
+
+export interface ModuleHooks {
+  /** Runs after a version is stored: index creation and, after migrations, document rebuilds. */
+  afterDefine(tenant: string, module: LoadedModule, migratedEntities: string[]): Promise<void>;
+}
+
+export function createModuleService(deps: { events: EventStore; documents: DocumentStore; registry: ModuleRegistry; hooks: ModuleHooks }) {
+  const { events, registry } = deps;
+
+  async function define(context: RequestContext, tenant: string, name: string, input: unknown, ifMatch?: number): Promise<ModuleChange> {
+    if (!NAME.test(name)) throw validationFailed('Invalid module name', [{ path: '/module', message: `must match ${NAME.source}` }]);
+    const structural = checkModuleDefinition(input);
+    if (structural.length > 0) throw validationFailed(`Module ${name} is not valid`, structural);
+    const next = input as ModuleDefinition;
+    const previous = await registry.load(tenant, name);
+    if (ifMatch !== undefined && ifMatch !== (previous?.version ?? 0)) {
+      throw new AppError('version_conflict', `Module ${name} is at version ${previous?.version ?? 0}`, { actual: previous?.version ?? 0 });
+    }
+    const { migrations = [], ...definition } = next;
+    if (previous && migrations.length === 0 && sameJson(previous.definition as unknown as JsonValue, definition as unknown as JsonValue)) {
+      return { name, version: previous.version, position: 0n, definition, created: false };
+    }
+    const version = (previous?.version ?? 0) + 1;
+    const document: ModuleDocument = {
+      name,
+      version,
+      definition,
+      history: [...(previous?.history ?? []), ...(migrations.length > 0 ? [{ version, migrations }] : [])] as MigrationHistory,
+    };
+    const module = compile(document);
+    await checkSemantics(tenant, name, previous, next, module);
+    const result = await events
+      .append({
+        tenant,
+        streamId: moduleStream(name),
+        events: [{ type: 'ModuleDefined', data: { definition, migrations } as unknown as JsonValue }],
+        expectedVersion: previous?.version ?? 'no_stream',
+        metadata: metadataOf(context),
+        document: { ...MODULES_SCOPE, id: name, data: document as unknown as JsonValue },
+      })
+      .catch((error: unknown) => {
+        if (isAppError(error, 'version_conflict')) throw new AppError('version_conflict', `Module ${name} was changed concurrently; retry`);
+        throw error;
+      });
+    registry.forget(tenant, name);
+    const migrated = [...new Set(migrations.flatMap((m) => (m.entity ? [m.entity] : Object.keys(previous?.definition.entities ?? {}))))];
+    await deps.hooks.afterDefine(tenant, module, migrated);
+    return { name, version: result.streamVersion, position: result.lastPosition, definition, created: !previous };
+  }
+
+  async function checkSemantics(
+    tenant: string,
+    name: string,
+    previous: LoadedModule | undefined,
+    next: ModuleDefinition,
+    module: LoadedModule,
+  ) {
+    const issues: FieldError[] = [
+      ...checkMigrations(previous?.definition, next),
+      ...checkValues(module),
+      ...(await checkReferences(tenant, name, next)),
+    ];
+    for (const change of uncoveredChanges(previous?.definition, next)) {
+      if (await deps.documents.hasValues({ tenant, module: name, entity: change.entity }, change.field)) {
+        issues.push({
+          path: `/entities/${change.entity}/fields/${change.field}`,
+          message: `was ${change.change} but records hold values for it: declare a rename or drop migration`,
+        });
+      }
+    }
+    if (issues.length > 0) throw validationFailed(`Module ${name} cannot be applied`, issues);
+  }
+
+  async function checkReferences(tenant: string, name: string, next: ModuleDefinition): Promise<FieldError[]> {
+    const issues: FieldError[] = [];
+    for (const [entityName, entity] of Object.entries(next.entities)) {
+      for (const [fieldName, field] of Object.entries(entity.fields)) {
+        const target = field.type === 'reference' ? field.entity : field.items?.type === 'reference' ? field.items.entity : undefined;
+        if (!target) continue;
+        const [targetModule = '', targetEntity = ''] = target.split('.');
+        const exists =
+          targetModule === name ? targetEntity in next.entities : (await registry.load(tenant, targetModule))?.entities.has(targetEntity);
+        if (!exists)
+          issues.push({ path: `/entities/${entityName}/fields/${fieldName}/entity`, message: `${target} is not a defined entity` });
+      }
+    }
+    return issues;
+  }
+
+  return {
+    define,
+    /** The current version of every module of the tenant (at most 1,000), by name. */
+    async list(tenant: string): Promise<{ name: string; version: number; definition: ModuleDefinition }[]> {
+      const page = await deps.documents.list({ tenant, ...MODULES_SCOPE, fields: {}, limit: 1000 });
+      return page.items.map((item) => {
+        const { name, version, definition } = item.data as unknown as ModuleDocument;
+        return { name, version, definition };
+      });
+    },
+    async get(tenant: string, name: string, version?: number): Promise<ModuleDocument> {
+      const current = await registry.load(tenant, name);
+      if (!current) throw new AppError('not_found', `No module ${name}`);
+      if (version === undefined || version === current.version)
+        return { name, version: current.version, definition: current.definition, history: current.history };
+      const [event] = await events.readStream(tenant, moduleStream(name), { fromVersion: version, limit: 1 });
+      if (!event || version < 1) throw new AppError('not_found', `Module ${name} has no version ${version}`);
+      const data = event.data as unknown as { definition: ModuleDefinition };
+      return { name, version, definition: data.definition, history: current.history.filter((h) => h.version <= version) };
+    },
+  };
+}
+
+/** Defaults and command values must be valid values of their fields. */
+function checkValues(module: LoadedModule): FieldError[] {
+  const issues: FieldError[] = [];
+  for (const [entityName, entity] of module.entities) {
+    const check = (field: string, value: JsonValue, path: string) => {
+      const validate = entity.validators.field(field);
+      if (validate && !validate(value)) issues.push(...toFieldErrors(validate.errors, path));
+    };
+    for (const [field, definition] of Object.entries(entity.definition.fields)) {
+      if (definition.default !== undefined) check(field, definition.default, `/entities/${entityName}/fields/${field}/default`);
+    }
+    for (const [command, definition] of Object.entries(entity.definition.commands ?? {})) {
+      for (const part of ['from', 'set'] as const) {
+        for (const [field, value] of Object.entries(definition[part] ?? {}))
+          check(field, value, `/entities/${entityName}/commands/${command}/${part}/${field}`);
+      }
+    }
+  }
+  return issues;
+}

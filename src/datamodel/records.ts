@@ -1,0 +1,157 @@
+import type { AsOf, DocumentRecord, DocumentStore } from '../documents/port.js';
+import type { EventStore, RecordedEvent } from '../eventstore/index.js';
+import { AppError, isAppError, type JsonValue, metadataOf, type RequestContext, uuidv7, validationFailed } from '../kernel/index.js';
+import { decide, evolve, initialState, type RecordCommand, type RecordData, type RecordState } from './decider.js';
+import { upcast } from './evolution.js';
+import { type ModuleRegistry, recordStream } from './registry.js';
+
+export interface RecordAddress {
+  tenant: string;
+  module: string;
+  entity: string;
+  id: string;
+}
+
+export interface RecordView {
+  id: string;
+  version: number;
+  position: bigint;
+  data: RecordData;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface WriteOptions {
+  /** The version the caller last saw (`If-Match`); a mismatch is a version conflict. */
+  expectedVersion?: number;
+  idempotencyKey?: string;
+}
+
+export interface HistoryEntry {
+  position: bigint;
+  version: number;
+  type: string;
+  data: JsonValue;
+  metadata: { actor: string | null; at: Date; correlationId: string };
+}
+
+const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
+/** Writes without If-Match re-read and re-decide this many times when another writer got in between. */
+const CONFLICT_RETRIES = 3;
+
+export function createRecordService(deps: { events: EventStore; documents: DocumentStore; registry: ModuleRegistry }) {
+  const { events, documents, registry } = deps;
+
+  async function current(address: RecordAddress): Promise<{ state: RecordState; createdAt?: Date }> {
+    const document = await documents.get(address);
+    if (!document) return { state: initialState };
+    const state: RecordState = { status: document.deleted ? 'deleted' : 'active', version: document.version, data: document.data };
+    return { state, createdAt: document.createdAt };
+  }
+
+  /** A repeated `Idempotency-Key` returns the first response, as it was, and writes nothing. */
+  async function replay(address: RecordAddress, command: RecordCommand, key: string): Promise<RecordView | undefined> {
+    const prior = await events.findIdempotent(address.tenant, key);
+    if (!prior) return undefined;
+    const prefix = recordStream(address.module, address.entity, '');
+    const id = prior.streamId.startsWith(prefix) ? prior.streamId.slice(prefix.length) : undefined;
+    if (id === undefined || (command.kind !== 'create' && id !== address.id)) {
+      throw new AppError('idempotency_key_reused', 'The idempotency key was used for another record');
+    }
+    return viewOf(id, await documents.get({ ...address, id }, { position: prior.result.lastPosition }));
+  }
+
+  async function execute(
+    context: RequestContext,
+    address: RecordAddress,
+    command: RecordCommand,
+    options: WriteOptions,
+    attempt = 0,
+  ): Promise<RecordView> {
+    const { module, entity } = await registry.entity(address.tenant, address.module, address.entity);
+    const replayed = options.idempotencyKey && attempt === 0 ? await replay(address, command, options.idempotencyKey) : undefined;
+    if (replayed) return replayed;
+    const { state, createdAt } = await current(address);
+    if (options.expectedVersion !== undefined && options.expectedVersion !== state.version) {
+      throw new AppError('version_conflict', `The record is at version ${state.version}`, { actual: state.version });
+    }
+    const decided = decide(command, state, entity);
+    if (decided.length === 0) return viewOf(address.id, await documents.get(address));
+    const next = decided.reduce((folded, event) => evolve(folded, event, entity.name), state);
+    const data = next.status === 'active' ? next.data : null;
+    try {
+      const result = await events.append({
+        tenant: address.tenant,
+        streamId: recordStream(address.module, address.entity, address.id),
+        events: decided.map((event) => ({ type: event.type, data: event.data, schemaVersion: module.version })),
+        expectedVersion: state.version === 0 ? 'no_stream' : state.version,
+        metadata: metadataOf(context),
+        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        document: { module: address.module, entity: address.entity, id: address.id, data },
+      });
+      if (result.duplicate) return viewOf(address.id, await documents.get(address, { position: result.lastPosition }));
+      return {
+        id: address.id,
+        version: result.streamVersion,
+        position: result.lastPosition,
+        data: data ?? {},
+        createdAt: createdAt ?? result.recordedAt,
+        updatedAt: result.recordedAt,
+      };
+    } catch (error) {
+      if (!isAppError(error, 'version_conflict')) throw error;
+      if (command.kind === 'create') throw new AppError('already_exists', `A ${address.entity} with id ${address.id} already exists`);
+      if (options.expectedVersion === undefined && attempt < CONFLICT_RETRIES)
+        return execute(context, address, command, options, attempt + 1);
+      throw error;
+    }
+  }
+
+  return {
+    create(context: RequestContext, scope: Omit<RecordAddress, 'id'>, body: unknown, options: WriteOptions = {}) {
+      const { id = uuidv7(), ...data } = (
+        typeof body === 'object' && body !== null && !Array.isArray(body) ? body : { '': body }
+      ) as Record<string, unknown>;
+      if (typeof id !== 'string' || !RECORD_ID.test(id))
+        throw validationFailed('Invalid record id', [{ path: '/id', message: `must match ${RECORD_ID.source}` }]);
+      return execute(context, { ...scope, id }, { kind: 'create', data }, options);
+    },
+    update: (context: RequestContext, address: RecordAddress, patch: unknown, options: WriteOptions = {}) =>
+      execute(context, address, { kind: 'update', patch }, options),
+    remove: (context: RequestContext, address: RecordAddress, options: WriteOptions = {}) =>
+      execute(context, address, { kind: 'delete' }, options),
+    run: (context: RequestContext, address: RecordAddress, command: string, options: WriteOptions = {}) =>
+      execute(context, address, { kind: 'run', command }, options),
+
+    async get(address: RecordAddress, asOf?: AsOf): Promise<RecordView> {
+      await registry.entity(address.tenant, address.module, address.entity);
+      return viewOf(address.id, await documents.get(address, asOf));
+    },
+
+    async history(address: RecordAddress, range: { fromVersion?: number; limit?: number } = {}): Promise<HistoryEntry[]> {
+      const { module } = await registry.entity(address.tenant, address.module, address.entity);
+      const stream = await events.readStream(address.tenant, recordStream(address.module, address.entity, address.id), range);
+      if (stream.length === 0 && (range.fromVersion ?? 1) === 1)
+        throw new AppError('not_found', `No ${address.entity} with id ${address.id}`);
+      return stream.map((event) => historyEntry(event, address.entity, module.history));
+    },
+  };
+}
+
+export type RecordService = ReturnType<typeof createRecordService>;
+
+function viewOf(id: string, document: DocumentRecord | undefined): RecordView {
+  if (!document || document.deleted) throw new AppError('not_found', `No record with id ${id}`);
+  const { version, position, data, createdAt, updatedAt } = document;
+  return { id, version, position, data, createdAt, updatedAt };
+}
+
+export function historyEntry(event: RecordedEvent, entity: string, history: Parameters<typeof upcast>[3]): HistoryEntry {
+  return {
+    position: event.position,
+    version: event.streamVersion,
+    type: event.type,
+    data: upcast(event.data, entity, event.schemaVersion, history),
+    metadata: { actor: event.metadata.actor, at: event.recordedAt, correlationId: event.metadata.correlationId },
+  };
+}

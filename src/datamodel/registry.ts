@@ -1,0 +1,70 @@
+import type { DocumentStore } from '../documents/port.js';
+import { AppError } from '../kernel/index.js';
+import type { EntityModel } from './decider.js';
+import type { MigrationHistory } from './evolution.js';
+import { compileEntity } from './schema.js';
+import type { ModuleDefinition } from './types.js';
+
+/** Module definitions are documents of this internal entity (module names cannot start with `_`). */
+export const MODULES_SCOPE = { module: '_modules', entity: 'module' } as const;
+
+export const moduleStream = (name: string) => `module:${name}`;
+export const recordStream = (module: string, entity: string, id: string) => `${module}.${entity}:${id}`;
+
+/** The stored form of a module's current version. */
+export interface ModuleDocument {
+  name: string;
+  version: number;
+  definition: ModuleDefinition;
+  history: MigrationHistory;
+}
+
+export interface LoadedModule extends ModuleDocument {
+  entities: Map<string, EntityModel>;
+}
+
+const CACHE_TTL_MS = 1000;
+
+/**
+ * Compiled module definitions, cached per tenant. Entries are dropped when this process changes
+ * a module, and otherwise live one second, which bounds how long another process's change takes
+ * to be seen here.
+ */
+export function createModuleRegistry(documents: DocumentStore) {
+  const cache = new Map<string, { module: LoadedModule | undefined; loadedAt: number }>();
+  const key = (tenant: string, name: string) => `${tenant}/${name}`;
+
+  async function load(tenant: string, name: string): Promise<LoadedModule | undefined> {
+    const cached = cache.get(key(tenant, name));
+    if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached.module;
+    const record = await documents.get({ tenant, ...MODULES_SCOPE, id: name });
+    const module = record && !record.deleted ? compile(record.data as unknown as ModuleDocument) : undefined;
+    cache.set(key(tenant, name), { module, loadedAt: Date.now() });
+    return module;
+  }
+
+  return {
+    load,
+    async entity(tenant: string, moduleName: string, entityName: string): Promise<{ module: LoadedModule; entity: EntityModel }> {
+      const module = await load(tenant, moduleName);
+      const entity = module?.entities.get(entityName);
+      if (!module || !entity) throw new AppError('not_found', `No entity ${moduleName}.${entityName} in tenant ${tenant}`);
+      return { module, entity };
+    },
+    forget(tenant: string, name: string): void {
+      cache.delete(key(tenant, name));
+    },
+  };
+}
+
+export type ModuleRegistry = ReturnType<typeof createModuleRegistry>;
+
+export function compile(document: ModuleDocument): LoadedModule {
+  const entities = new Map(
+    Object.entries(document.definition.entities).map(([name, definition]) => [
+      name,
+      { name, definition, validators: compileEntity(definition) },
+    ]),
+  );
+  return { ...document, entities };
+}

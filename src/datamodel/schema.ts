@@ -1,0 +1,89 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FieldError, JsonValue } from '../kernel/index.js';
+import type { EntityDefinition, FieldDefinition, FieldType } from './types.js';
+
+const RECORD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$';
+const STRING_MAX = 10_000;
+const TEXT_MAX = 1_000_000;
+const ARRAY_MAX = 10_000;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats.default(ajv, ['date', 'date-time']);
+
+type JsonSchema = Record<string, unknown>;
+
+function typeSchema(type: FieldType, field: Partial<FieldDefinition>): JsonSchema {
+  switch (type) {
+    case 'string':
+      return { type: 'string', maxLength: field.maxLength ?? STRING_MAX, ...pick(field, 'minLength', 'pattern') };
+    case 'text':
+      return { type: 'string', maxLength: field.maxLength ?? TEXT_MAX, ...pick(field, 'minLength', 'pattern') };
+    case 'number':
+      return { type: 'number', ...pick(field, 'minimum', 'maximum') };
+    case 'integer':
+      return { type: 'integer', minimum: field.minimum ?? Number.MIN_SAFE_INTEGER, maximum: field.maximum ?? Number.MAX_SAFE_INTEGER };
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'date':
+      return { type: 'string', format: 'date' };
+    case 'datetime':
+      return { type: 'string', format: 'date-time' };
+    case 'enum':
+      return { type: 'string', enum: field.values ?? [] };
+    case 'json':
+      return { not: { type: 'null' } };
+    case 'array':
+      return { type: 'array', maxItems: field.maxItems ?? ARRAY_MAX, items: typeSchema(field.items?.type ?? 'json', field.items ?? {}) };
+    case 'reference':
+      return { type: 'string', pattern: RECORD_ID_PATTERN };
+  }
+}
+
+function pick(field: Partial<FieldDefinition>, ...keys: (keyof FieldDefinition)[]): JsonSchema {
+  return Object.fromEntries(keys.filter((key) => field[key] !== undefined).map((key) => [key, field[key]]));
+}
+
+export function fieldSchema(field: FieldDefinition): JsonSchema {
+  return typeSchema(field.type, field);
+}
+
+export interface EntityValidators {
+  /** A complete record: required fields present, no unknown field. */
+  record: ValidateFunction;
+  field(name: string): ValidateFunction | undefined;
+}
+
+/** Compiled once per entity of a module version (the registry caches them). */
+export function compileEntity(entity: EntityDefinition): EntityValidators {
+  const properties = Object.fromEntries(Object.entries(entity.fields).map(([name, field]) => [name, fieldSchema(field)]));
+  const required = Object.entries(entity.fields)
+    .filter(([, field]) => field.required)
+    .map(([name]) => name);
+  const record = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
+  const fields = new Map(Object.entries(properties).map(([name, schema]) => [name, ajv.compile(schema)]));
+  return { record, field: (name) => fields.get(name) };
+}
+
+export function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {
+  return (errors ?? []).map((error) => {
+    if (error.keyword === 'required') return { path: `${prefix}/${error.params.missingProperty}`, message: 'is required' };
+    if (error.keyword === 'additionalProperties')
+      return { path: `${prefix}/${error.params.additionalProperty}`, message: 'is not a field of the entity' };
+    return { path: `${prefix}${error.instancePath}`, message: error.message ?? 'is invalid' };
+  });
+}
+
+/** Datetimes are stored in one form (UTC, milliseconds) so that they compare and sort as text. */
+export function normaliseValues(entity: EntityDefinition, data: Record<string, JsonValue>): Record<string, JsonValue> {
+  const result: Record<string, JsonValue> = {};
+  for (const [name, value] of Object.entries(data)) {
+    result[name] = entity.fields[name]?.type === 'datetime' && typeof value === 'string' ? utcMillis(value) : value;
+  }
+  return result;
+}
+
+function utcMillis(value: string): string {
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+}
