@@ -5,9 +5,7 @@ import { type Authenticate, ProblemSchema } from '../http/index.js';
 import { Position, TenantParams } from '../http/params.js';
 import { upcast } from './evolution.js';
 import { EventsResponse } from './http-schemas.js';
-import type { ModuleRegistry } from './registry.js';
-
-const RECORD_STREAM = /^([a-z][a-zA-Z0-9_]*)\.([a-z][a-zA-Z0-9_]*):/;
+import { type ModuleRegistry, parseRecordStream } from './registry.js';
 
 /** `GET /t/{tenant}/events?after=&limit=`: the tenant's log in position order, record events upcast. */
 export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry; authenticate: Authenticate }): FastifyPluginAsync {
@@ -34,9 +32,9 @@ export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry
 }
 
 async function eventJson(event: RecordedEvent, registry: ModuleRegistry) {
-  const match = RECORD_STREAM.exec(event.streamId);
-  const module = match?.[1] ? await registry.load(event.tenant, match[1]) : undefined;
-  const data = module && match?.[2] ? upcast(event.data, match[2], event.schemaVersion, module.history) : event.data;
+  const stream = parseRecordStream(event.streamId);
+  const module = stream ? await registry.load(event.tenant, stream.module) : undefined;
+  const data = module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;
   return {
     position: event.position.toString(),
     id: event.id,

@@ -11,8 +11,8 @@ import { rebuildEntity } from './rebuild.js';
 import { createRecordService } from './records.js';
 import { createModuleRegistry, type LoadedModule } from './registry.js';
 
+export { rebuildEntity, rebuildProjections } from './rebuild.js';
 export type { ModuleDefinition } from './types.js';
-export { rebuildEntity };
 
 /** The data model context: modules defined at runtime, their records, history and the event log route. */
 export function createDataContext(deps: { events: EventStore; documents: DocumentStore; authenticate: Authenticate }) {

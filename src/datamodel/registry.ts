@@ -11,6 +11,12 @@ export const MODULES_SCOPE = { module: '_modules', entity: 'module' } as const;
 export const moduleStream = (name: string) => `module:${name}`;
 export const recordStream = (module: string, entity: string, id: string) => `${module}.${entity}:${id}`;
 
+/** `sales.order:42` → { module: 'sales', entity: 'order', id: '42' }; undefined for other streams. */
+export function parseRecordStream(streamId: string): { module: string; entity: string; id: string } | undefined {
+  const match = /^([a-z][a-zA-Z0-9_]*)\.([a-z][a-zA-Z0-9_]*):(.+)$/.exec(streamId);
+  return match?.[1] && match[2] && match[3] ? { module: match[1], entity: match[2], id: match[3] } : undefined;
+}
+
 /** The stored form of a module's current version. */
 export interface ModuleDocument {
   name: string;
