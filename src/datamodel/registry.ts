@@ -33,8 +33,8 @@ const CACHE_TTL_MS = 1000;
 
 /**
  * Compiled module definitions, cached per tenant. Entries are dropped when this process changes
- * a module, and otherwise live one second, which bounds how long another process's change takes
- * to be seen here.
+ * a module; otherwise the stored version is re-read after one second (which bounds how long another
+ * process's change takes to be seen here) and the definition recompiled only when it changed.
  */
 export function createModuleRegistry(documents: DocumentStore) {
   const cache = new Map<string, { module: LoadedModule | undefined; loadedAt: number }>();
@@ -44,7 +44,8 @@ export function createModuleRegistry(documents: DocumentStore) {
     const cached = cache.get(key(tenant, name));
     if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached.module;
     const record = await documents.get({ tenant, ...MODULES_SCOPE, id: name });
-    const module = record && !record.deleted ? compile(record.data as unknown as ModuleDocument) : undefined;
+    const unchanged = cached?.module && record?.version === cached.module.version;
+    const module = unchanged ? cached.module : record && !record.deleted ? compile(record.data as unknown as ModuleDocument) : undefined;
     cache.set(key(tenant, name), { module, loadedAt: Date.now() });
     return module;
   }
