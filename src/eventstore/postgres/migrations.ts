@@ -4,6 +4,8 @@ const TENANT_SETTING = "current_setting('backoffice.tenant', true)";
 
 /**
  * Versioned schema of the PostgreSQL event store. Never edit a released migration: add one.
+ * Entry-point functions put the caller's `backoffice.tenant` back before they return: the tenant
+ * they set for row-level security lasts only for their call, not for the caller's transaction.
  * Appends run in one server-side function call per group (one round trip, one commit); the
  * row lock on `log_head` orders commits so that positions become visible in order (docs/decisions/0002).
  */
@@ -121,6 +123,7 @@ export const postgresMigrations: Migration[] = [
         req jsonb;
         outcome jsonb;
         outcomes jsonb := '[]';
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
       BEGIN
         SELECT position INTO head FROM log_head FOR UPDATE;
         FOR req IN SELECT value FROM jsonb_array_elements(batch) LOOP
@@ -132,6 +135,7 @@ export const postgresMigrations: Migration[] = [
         END LOOP;
         UPDATE log_head SET position = head;
         PERFORM pg_notify('backoffice_events', head::text);
+        PERFORM set_config('backoffice.tenant', prior, true);
         RETURN outcomes;
       END $$;
 
@@ -139,15 +143,19 @@ export const postgresMigrations: Migration[] = [
       LANGUAGE plpgsql AS $$
       DECLARE
         found jsonb;
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
       BEGIN
         PERFORM set_config('backoffice.tenant', tenant_id, true);
         SELECT result INTO found FROM idempotency_keys
           WHERE tenant = tenant_id AND key = idempotency_key AND created_at > clock_timestamp() - ttl;
+        PERFORM set_config('backoffice.tenant', prior, true);
         RETURN found;
       END $$;
 
       CREATE FUNCTION read_log(tenant_id text, after bigint, max_rows integer) RETURNS SETOF events
       LANGUAGE plpgsql AS $$
+      DECLARE
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
       BEGIN
         PERFORM set_config('backoffice.tenant', coalesce(tenant_id, '*'), true);
         IF tenant_id IS NULL THEN
@@ -155,15 +163,19 @@ export const postgresMigrations: Migration[] = [
         ELSE
           RETURN QUERY SELECT * FROM events WHERE tenant = tenant_id AND position > after ORDER BY position LIMIT max_rows;
         END IF;
+        PERFORM set_config('backoffice.tenant', prior, true);
       END $$;
 
       CREATE FUNCTION read_stream(tenant_id text, stream text, from_version integer, max_rows integer) RETURNS SETOF events
       LANGUAGE plpgsql AS $$
+      DECLARE
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
       BEGIN
         PERFORM set_config('backoffice.tenant', tenant_id, true);
         RETURN QUERY SELECT * FROM events
           WHERE tenant = tenant_id AND stream_id = stream AND stream_version >= from_version
           ORDER BY stream_version LIMIT max_rows;
+        PERFORM set_config('backoffice.tenant', prior, true);
       END $$;`,
   },
   {
@@ -233,6 +245,7 @@ export const postgresMigrations: Migration[] = [
         req jsonb;
         outcome jsonb;
         outcomes jsonb := '[]';
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
       BEGIN
         SELECT position INTO head FROM log_head FOR UPDATE;
         FOR req IN SELECT value FROM jsonb_array_elements(batch) LOOP
@@ -247,6 +260,7 @@ export const postgresMigrations: Migration[] = [
         END LOOP;
         UPDATE log_head SET position = head;
         PERFORM pg_notify('backoffice_events', head::text);
+        PERFORM set_config('backoffice.tenant', prior, true);
         RETURN outcomes;
       END $$;`,
   },

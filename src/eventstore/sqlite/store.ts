@@ -34,12 +34,31 @@ interface EventRow {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** How long a writer waits for another process's write transaction before failing. */
+const BUSY_TIMEOUT_MS = 30_000;
+
+/**
+ * Switching a new file to WAL does not wait on the busy timeout: when two processes open the same
+ * fresh file at once, one gets SQLITE_BUSY at once. Retry for a while instead.
+ */
+function switchToWal(db: Database.Database): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 500) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 export function openSqliteDatabase(options: SqliteEventStoreOptions): Database.Database {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
-  db.pragma('journal_mode = WAL');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  switchToWal(db);
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-  db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, options.migrateUpTo);
   return db;
