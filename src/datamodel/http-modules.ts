@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { EventStore } from '../eventstore/index.js';
 import { type Authenticate, ifMatchVersion, ProblemSchema, requestContext } from '../http/index.js';
-import { ModuleParams, TenantParams } from '../http/params.js';
+import { ModuleParams, Position, TenantParams, waitForPosition } from '../http/params.js';
 import { ModuleResponse } from './http-schemas.js';
 import type { createModuleService } from './modules.js';
 
@@ -11,11 +12,7 @@ type Params = { tenant: string; module: string };
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema };
 
 /** `PUT|GET /t/{tenant}/modules/{module}`, `GET /t/{tenant}/modules`. */
-export function moduleRoutes(deps: {
-  modules: ModuleService;
-  authenticate: Authenticate;
-  list: (tenant: string) => Promise<unknown[]>;
-}): FastifyPluginAsync {
+export function moduleRoutes(deps: { modules: ModuleService; authenticate: Authenticate; events: EventStore }): FastifyPluginAsync {
   return async (app) => {
     app.put<{ Params: Params; Body: unknown }>(
       '/t/:tenant/modules/:module',
@@ -35,30 +32,38 @@ export function moduleRoutes(deps: {
       },
     );
 
-    app.get<{ Params: Params; Querystring: { version?: number } }>(
+    app.get<{ Params: Params; Querystring: { version?: number; after?: string } }>(
       '/t/:tenant/modules/:module',
       {
         schema: {
           params: ModuleParams,
-          querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }),
+          querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), after: Type.Optional(Position) }),
           response: { 200: ModuleResponse, ...errors },
         },
       },
       async (request, reply) => {
         const { tenant, module } = request.params;
         await deps.authenticate(request, tenant);
-        const found = await deps.modules.get(tenant, module, request.query.version);
+        await waitForPosition(deps.events, request.query.after);
+        const found = await deps.modules.get(tenant, module, request.query.version, request.query.after !== undefined);
         reply.header('etag', `"${found.version}"`);
         return { name: found.name, version: found.version, definition: found.definition, migrations: found.history };
       },
     );
 
-    app.get<{ Params: { tenant: string } }>(
+    app.get<{ Params: { tenant: string }; Querystring: { after?: string } }>(
       '/t/:tenant/modules',
-      { schema: { params: TenantParams, response: { 200: Type.Object({ items: Type.Array(ModuleResponse) }), ...errors } } },
+      {
+        schema: {
+          params: TenantParams,
+          querystring: Type.Object({ after: Type.Optional(Position) }),
+          response: { 200: Type.Object({ items: Type.Array(ModuleResponse) }), ...errors },
+        },
+      },
       async (request) => {
         await deps.authenticate(request, request.params.tenant);
-        return { items: await deps.list(request.params.tenant) };
+        await waitForPosition(deps.events, request.query.after);
+        return { items: await deps.modules.list(request.params.tenant) };
       },
     );
   };

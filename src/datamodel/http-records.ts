@@ -89,7 +89,7 @@ export function recordRoutes(deps: { records: RecordService; events: EventStore;
       },
     );
 
-    app.get<{ Params: RecordAddress; Querystring: { fromVersion?: number; limit?: number } }>(
+    app.get<{ Params: RecordAddress; Querystring: { fromVersion?: number; limit?: number; after?: string } }>(
       '/t/:tenant/data/:module/:entity/:id/history',
       {
         schema: {
@@ -97,12 +97,14 @@ export function recordRoutes(deps: { records: RecordService; events: EventStore;
           querystring: Type.Object({
             fromVersion: Type.Optional(Type.Integer({ minimum: 1 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            after: Type.Optional(Position),
           }),
           response: { 200: HistoryResponse, ...errors },
         },
       },
       async (request) => {
         await deps.authenticate(request, request.params.tenant);
+        await waitForPosition(deps.events, request.query.after);
         const entries = await records.history(request.params, {
           fromVersion: request.query.fromVersion ?? 1,
           limit: request.query.limit ?? 1000,

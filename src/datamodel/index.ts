@@ -30,7 +30,7 @@ export function createDataContext(deps: { events: EventStore; documents: Documen
   const modules = createModuleService({ events, documents, registry, hooks: { afterDefine } });
   const records = createRecordService({ events, documents, registry });
   const plugin: FastifyPluginAsync = async (app) => {
-    await app.register(moduleRoutes({ modules, authenticate, list: (tenant) => modules.list(tenant) }));
+    await app.register(moduleRoutes({ modules, events, authenticate }));
     await app.register(queryRoutes({ documents, events, registry, authenticate }));
     await app.register(recordRoutes({ records, events, authenticate }));
     await app.register(eventRoutes({ events, registry, authenticate }));

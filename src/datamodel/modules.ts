@@ -14,7 +14,7 @@ import { checkModuleDefinition } from './definition.js';
 import { checkMigrations, type MigrationHistory, uncoveredChanges } from './evolution.js';
 import { compile, type LoadedModule, MODULES_SCOPE, type ModuleDocument, type ModuleRegistry, moduleStream } from './registry.js';
 import { toFieldErrors } from './schema.js';
-import { type ModuleDefinition, NAME } from './types.js';
+import { type ModuleDefinition, type ModuleMigration, NAME } from './types.js';
 
 export interface ModuleChange {
   name: string;
@@ -42,8 +42,8 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
       throw new AppError('version_conflict', `Module ${name} is at version ${previous?.version ?? 0}`, { actual: previous?.version ?? 0 });
     }
     const { migrations = [], ...definition } = next;
-    if (previous && migrations.length === 0 && sameJson(previous.definition as unknown as JsonValue, definition as unknown as JsonValue)) {
-      return { name, version: previous.version, position: 0n, definition, created: false };
+    if (previous && isCurrent(previous, definition, migrations)) {
+      return { name, version: previous.version, position: previous.position, definition, created: false };
     }
     const version = (previous?.version ?? 0) + 1;
     const document: ModuleDocument = {
@@ -122,7 +122,9 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
         return { name, version, definition };
       });
     },
-    async get(tenant: string, name: string, version?: number): Promise<ModuleDocument> {
+    /** `fresh` skips the cache (after `?after=`, a change made by another process must be seen). */
+    async get(tenant: string, name: string, version?: number, fresh = false): Promise<ModuleDocument> {
+      if (fresh) registry.forget(tenant, name);
       const current = await registry.load(tenant, name);
       if (!current) throw new AppError('not_found', `No module ${name}`);
       if (version === undefined || version === current.version)
@@ -133,6 +135,14 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
       return { name, version, definition: data.definition, history: current.history.filter((h) => h.version <= version) };
     },
   };
+}
+
+/** A PUT of the current definition (with no migrations, or those of the current version) changes nothing. */
+function isCurrent(module: LoadedModule, definition: Omit<ModuleDefinition, 'migrations'>, migrations: ModuleMigration[]): boolean {
+  if (!sameJson(module.definition as unknown as JsonValue, definition as unknown as JsonValue)) return false;
+  if (migrations.length === 0) return true;
+  const latest = module.history.at(-1);
+  return latest?.version === module.version && sameJson(latest.migrations as unknown as JsonValue, migrations as unknown as JsonValue);
 }
 
 /** Defaults and command values must be valid values of their fields. */

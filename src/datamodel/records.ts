@@ -25,6 +25,8 @@ export interface WriteOptions {
   /** The version the caller last saw (`If-Match`); a mismatch is a version conflict. */
   expectedVersion?: number;
   idempotencyKey?: string;
+  /** Set by create when the server chose the id: a repeated key then matches whatever id it got. */
+  idGenerated?: boolean;
 }
 
 export interface HistoryEntry {
@@ -37,7 +39,7 @@ export interface HistoryEntry {
 
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
 /** Writes without If-Match re-read and re-decide this many times when another writer got in between. */
-const CONFLICT_RETRIES = 3;
+const CONFLICT_RETRIES = 10;
 
 export function createRecordService(deps: { events: EventStore; documents: DocumentStore; registry: ModuleRegistry }) {
   const { events, documents, registry } = deps;
@@ -50,15 +52,26 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
   }
 
   /** A repeated `Idempotency-Key` returns the first response, as it was, and writes nothing. */
-  async function replay(address: RecordAddress, command: RecordCommand, key: string): Promise<RecordView | undefined> {
-    const prior = await events.findIdempotent(address.tenant, key);
+  async function replay(address: RecordAddress, command: RecordCommand, options: WriteOptions): Promise<RecordView | undefined> {
+    const prior = options.idempotencyKey ? await events.findIdempotent(address.tenant, options.idempotencyKey) : undefined;
     if (!prior) return undefined;
     const prefix = recordStream(address.module, address.entity, '');
     const id = prior.streamId.startsWith(prefix) ? prior.streamId.slice(prefix.length) : undefined;
-    if (id === undefined || (command.kind !== 'create' && id !== address.id)) {
+    const anyId = command.kind === 'create' && options.idGenerated;
+    if (id === undefined || (!anyId && id !== address.id)) {
       throw new AppError('idempotency_key_reused', 'The idempotency key was used for another record');
     }
-    return viewOf(id, await documents.get({ ...address, id }, { position: prior.result.lastPosition }));
+    const { result } = prior;
+    const document = await documents.get({ ...address, id }, { position: result.lastPosition });
+    if (document && !document.deleted) return viewOf(id, document);
+    return {
+      id,
+      version: result.streamVersion,
+      position: result.lastPosition,
+      data: {},
+      createdAt: result.recordedAt,
+      updatedAt: result.recordedAt,
+    };
   }
 
   async function execute(
@@ -69,7 +82,7 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
     attempt = 0,
   ): Promise<RecordView> {
     const { module, entity } = await registry.entity(address.tenant, address.module, address.entity);
-    const replayed = options.idempotencyKey && attempt === 0 ? await replay(address, command, options.idempotencyKey) : undefined;
+    const replayed = attempt === 0 ? await replay(address, command, options) : undefined;
     if (replayed) return replayed;
     const { state, createdAt } = await current(address);
     if (options.expectedVersion !== undefined && options.expectedVersion !== state.version) {
@@ -101,20 +114,27 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
     } catch (error) {
       if (!isAppError(error, 'version_conflict')) throw error;
       if (command.kind === 'create') throw new AppError('already_exists', `A ${address.entity} with id ${address.id} already exists`);
-      if (options.expectedVersion === undefined && attempt < CONFLICT_RETRIES)
+      if (options.expectedVersion === undefined && attempt < CONFLICT_RETRIES) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt));
         return execute(context, address, command, options, attempt + 1);
-      throw error;
+      }
+      throw new AppError('version_conflict', `The ${address.entity} ${address.id} was changed concurrently; retry`, {
+        actual: error.details.actual,
+      });
     }
   }
 
   return {
     create(context: RequestContext, scope: Omit<RecordAddress, 'id'>, body: unknown, options: WriteOptions = {}) {
-      const { id = uuidv7(), ...data } = (
-        typeof body === 'object' && body !== null && !Array.isArray(body) ? body : { '': body }
-      ) as Record<string, unknown>;
-      if (typeof id !== 'string' || !RECORD_ID.test(id))
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw validationFailed('A record must be a JSON object', [{ path: '/body', message: 'must be an object' }]);
+      }
+      const { id = uuidv7(), ...data } = body as Record<string, unknown>;
+      if (typeof id !== 'string' || !RECORD_ID.test(id)) {
         throw validationFailed('Invalid record id', [{ path: '/id', message: `must match ${RECORD_ID.source}` }]);
-      return execute(context, { ...scope, id }, { kind: 'create', data }, options);
+      }
+      const idGenerated = !('id' in body);
+      return execute(context, { ...scope, id }, { kind: 'create', data }, { ...options, idGenerated });
     },
     update: (context: RequestContext, address: RecordAddress, patch: unknown, options: WriteOptions = {}) =>
       execute(context, address, { kind: 'update', patch }, options),

@@ -27,6 +27,8 @@ export interface ModuleDocument {
 
 export interface LoadedModule extends ModuleDocument {
   entities: Map<string, EntityModel>;
+  /** The log position of the current version. */
+  position: bigint;
 }
 
 const CACHE_TTL_MS = 1000;
@@ -45,7 +47,11 @@ export function createModuleRegistry(documents: DocumentStore) {
     if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached.module;
     const record = await documents.get({ tenant, ...MODULES_SCOPE, id: name });
     const unchanged = cached?.module && record?.version === cached.module.version;
-    const module = unchanged ? cached.module : record && !record.deleted ? compile(record.data as unknown as ModuleDocument) : undefined;
+    const module = unchanged
+      ? cached.module
+      : record && !record.deleted
+        ? compile(record.data as unknown as ModuleDocument, record.position)
+        : undefined;
     cache.set(key(tenant, name), { module, loadedAt: Date.now() });
     return module;
   }
@@ -66,12 +72,12 @@ export function createModuleRegistry(documents: DocumentStore) {
 
 export type ModuleRegistry = ReturnType<typeof createModuleRegistry>;
 
-export function compile(document: ModuleDocument): LoadedModule {
+export function compile(document: ModuleDocument, position = 0n): LoadedModule {
   const entities = new Map(
     Object.entries(document.definition.entities).map(([name, definition]) => [
       name,
       { name, definition, validators: compileEntity(definition) },
     ]),
   );
-  return { ...document, entities };
+  return { ...document, entities, position };
 }

@@ -114,7 +114,8 @@ function groupOrder(keys: readonly string[]): Sql {
 function measureSql({ fn, field }: ResolvedMeasure, d: DialectSyntax): string {
   if (!field) return 'count(*)';
   const e = d.value(field);
-  return fn === 'sum' ? d.sum(e) : `${fn}(${e})`;
+  if (fn === 'sum' || fn === 'avg') return d[fn](e);
+  return `${fn}(${e})`;
 }
 
 function checkMaxGroups(maxGroups: number | undefined, problems: Problems): number {

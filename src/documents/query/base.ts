@@ -1,4 +1,5 @@
 import type { DialectSyntax } from './dialects.js';
+import { utcMillis } from './fields.js';
 import type { FilterNode } from './filter.js';
 import { filterSql } from './filter-sql.js';
 import type { Problems } from './problems.js';
@@ -9,7 +10,6 @@ import type { AsOf, QueryTarget } from './types.js';
 export type CheckedAsOf = { position: bigint } | { time: string };
 
 const MAX_POSITION = 2n ** 63n - 1n;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** The table every query reads. */
 export const DOCUMENTS_TABLE = 'documents';
@@ -39,9 +39,12 @@ export function checkAsOf(asOf: AsOf | undefined, problems: Problems): CheckedAs
     problems.add('/asOf', 'position must be a non-negative 64-bit integer');
     return undefined;
   }
-  const time =
-    asOf.time instanceof Date ? asOf.time : typeof asOf.time === 'string' && RFC3339.test(asOf.time) ? new Date(asOf.time) : undefined;
-  if (time && !Number.isNaN(time.getTime())) return { time: time.toISOString() };
+  const time = asOf.time instanceof Date ? validDate(asOf.time) : typeof asOf.time === 'string' ? utcMillis(asOf.time) : undefined;
+  if (time) return { time };
   problems.add('/asOf', 'must be an RFC 3339 time or a position');
   return undefined;
+}
+
+function validDate(date: Date): string | undefined {
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }

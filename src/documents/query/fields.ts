@@ -36,10 +36,19 @@ export function hasSubstrings(field: QueryField): boolean {
 }
 
 export function describe(field: QueryField): string {
-  return field.type === 'id' ? 'the record id' : `a ${field.type} field`;
+  if (field.type === 'id') return 'the record id';
+  return `${/^[aeiou]/.test(field.type) ? 'an' : 'a'} ${field.type} field`;
 }
 
 /** JSON pointer segment (RFC 6901) for error paths. */
 export function pointer(segment: string | number): string {
   return `/${String(segment).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$/;
+
+/** An RFC 3339 date-time (or a date: midnight UTC) in the stored form 'YYYY-MM-DDTHH:MM:SS.sssZ'. */
+export function utcMillis(text: string): string | undefined {
+  const time = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }

@@ -1,9 +1,9 @@
-import { describe, hasSubstrings, isOrdered, pointer, resolveField } from './fields.js';
+import { describe, hasSubstrings, isOrdered, pointer, resolveField, utcMillis } from './fields.js';
 import { type Problems, validate } from './problems.js';
 import type { EntityFields, QueryField, Scalar, ValueKind } from './types.js';
 
-/** Bounds on a filter document. */
-export const FILTER_LIMITS = { depth: 8, nodes: 100, inValues: 500, stringLength: 1000 } as const;
+/** Bounds on a filter document; `values` bounds the bound parameters (SQLite allows 32766, PostgreSQL 65535). */
+export const FILTER_LIMITS = { depth: 8, nodes: 100, inValues: 500, values: 2000, stringLength: 1000 } as const;
 
 export type CompareOp = 'eq' | 'gt' | 'gte' | 'lt' | 'lte';
 
@@ -55,6 +55,7 @@ function isObject(value: Json): value is Record<string, Json> {
 
 class FilterParser {
   private nodes = 0;
+  private values = 0;
 
   constructor(
     private readonly fields: EntityFields,
@@ -133,13 +134,13 @@ class FilterParser {
   private equals(field: QueryField, operand: Json, path: string): FilterNode | undefined {
     if (operand === null) return { kind: 'exists', field, exists: false };
     if (!isOrdered(field)) return this.fail(path, `applies only to null on ${describe(field)}; use $exists or $contains`);
-    const value = this.scalar(field.kind, operand, path);
+    const value = this.comparable(field, operand, path);
     return value === undefined ? undefined : { kind: 'compare', field, op: 'eq', value };
   }
 
   private compare(field: QueryField, op: CompareOp, operand: Json, path: string): FilterNode | undefined {
     if (field.kind !== 'number' && field.kind !== 'text') return this.fail(path, `does not apply to ${describe(field)}`);
-    const value = this.scalar(field.kind, operand, path);
+    const value = this.comparable(field, operand, path);
     return value === undefined ? undefined : { kind: 'compare', field, op, value };
   }
 
@@ -151,7 +152,7 @@ class FilterParser {
     let valid = true;
     operand.forEach((item, i) => {
       if (item === null) return;
-      const value = this.scalar(field.kind, item, path + pointer(i));
+      const value = this.comparable(field, item, path + pointer(i));
       if (value === undefined) valid = false;
       else values.push(value);
     });
@@ -178,8 +179,21 @@ class FilterParser {
     return typeof value === 'string' ? { kind: 'startsWith', field, value } : undefined;
   }
 
+  /**
+   * A value to compare the field with. Datetimes are stored normalised (UTC, milliseconds:
+   * 2024-01-01T00:00:00.000Z), so comparison values are normalised too and compare by instant;
+   * a date alone means midnight UTC.
+   */
+  private comparable(field: QueryField, value: Json, path: string): Scalar | undefined {
+    const scalar = this.scalar(field.kind, value, path);
+    if (field.type !== 'datetime' || typeof scalar !== 'string') return scalar;
+    return utcMillis(scalar) ?? this.fail(path, 'must be an RFC 3339 date-time');
+  }
+
   /** A comparison value of the given kind, or undefined after reporting why not. */
   private scalar(kind: ValueKind, value: Json, path: string): Scalar | undefined {
+    this.values += 1;
+    if (this.values === FILTER_LIMITS.values + 1) this.problems.add('/filter', `more than ${FILTER_LIMITS.values} values`);
     if (kind === 'number') return typeof value === 'number' && Number.isFinite(value) ? value : this.fail(path, 'must be a number');
     if (kind === 'boolean') return typeof value === 'boolean' ? value : this.fail(path, 'must be true or false');
     if (typeof value !== 'string') return this.fail(path, 'must be a string');

@@ -28,17 +28,19 @@ export interface IndexTarget {
 }
 
 /**
- * `CREATE INDEX IF NOT EXISTS` for one field of one entity: the field's expression (missing values first,
- * so ascending and, scanned backwards, descending sorts use it), then id, over current versions only.
- * PostgreSQL plans the compiler's statements with their parameter values (unnamed statements, the `pg`
- * default), which lets it prove the partial-index predicate.
+ * `CREATE INDEX IF NOT EXISTS` for one field of one entity, over its current versions only (partial index).
+ * Columns: tenant, module, entity (constant within the index, but they let SQLite's planner see that an
+ * index scan returns rows in sort order), the field's expression with missing values first (so that
+ * ascending sorts, and descending ones scanned backwards, read it in order), then id (the tiebreak).
+ * PostgreSQL proves the partial-index predicate because it plans the compiler's statements with their
+ * parameter values (unnamed statements, the `pg` default); SQLite does the same for bound parameters.
  */
 export function createIndexSql(target: IndexTarget, dialect: Dialect): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(target.name)) throw new TypeError(`Invalid index name ${target.name}`);
   if (!TENANT_ID.test(target.tenant)) throw new TypeError(`Invalid tenant ${target.tenant}`);
   const expression = indexExpression(target.field, target.type, dialect);
-  const nullsFirst = dialect === 'postgres' ? ' NULLS FIRST' : '';
-  const id = DIALECTS[dialect].value(ID_FIELD);
+  const d = DIALECTS[dialect];
   const scope = `tenant = ${stringLiteral(target.tenant)} AND module = ${stringLiteral(target.module)} AND entity = ${stringLiteral(target.entity)}`;
-  return `CREATE INDEX IF NOT EXISTS ${target.name} ON ${DOCUMENTS_TABLE} ((${expression})${nullsFirst}, ${id}) WHERE ${scope} AND to_position IS NULL`;
+  const columns = `tenant, module, entity, (${expression})${d.indexNullsFirst}, ${d.value(ID_FIELD)}`;
+  return `CREATE INDEX IF NOT EXISTS ${target.name} ON ${DOCUMENTS_TABLE} (${columns}) WHERE ${scope} AND to_position IS NULL`;
 }
