@@ -53,9 +53,11 @@ export function decide(command: RecordCommand, state: RecordState, entity: Entit
 }
 
 function runDeclared(name: string, data: RecordData, entity: EntityModel): RecordEvent[] {
-  const declared = entity.definition.commands?.[name];
+  const commands = entity.definition.commands ?? {};
+  const declared = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!declared) throw new AppError('not_found', `The ${entity.name} entity has no command ${name}`);
-  const unmet = Object.entries(declared.from ?? {}).filter(([field, value]) => !sameJson(data[field], value));
+  const guard = normaliseValues(entity.definition, declared.from ?? {});
+  const unmet = Object.entries(guard).filter(([field, value]) => !sameJson(data[field], value));
   if (unmet.length > 0) {
     throw new AppError('precondition_failed', `Command ${name} needs ${unmet.map(([f, v]) => `${f} = ${JSON.stringify(v)}`).join(', ')}`, {
       unmet: Object.fromEntries(unmet.map(([field]) => [field, data[field] ?? null])),
@@ -88,8 +90,12 @@ export function applyChanges(current: RecordData, changes: RecordData): RecordDa
 
 export function withDefaults(definition: EntityDefinition, data: unknown): unknown {
   if (!isObject(data)) return data;
-  const defaults = Object.entries(definition.fields).filter(([name, field]) => field.default !== undefined && data[name] === undefined);
-  return { ...Object.fromEntries(defaults.map(([name, field]) => [name, field.default as JsonValue])), ...data };
+  const defaults = Object.entries(definition.fields).filter(
+    ([name, field]) => field.default !== undefined && (data[name] ?? null) === null,
+  );
+  const result: Record<string, JsonValue> = { ...data };
+  for (const [name, field] of defaults) result[name] = field.default as JsonValue;
+  return result;
 }
 
 function validRecord(entity: EntityModel, data: unknown): RecordData {
@@ -107,7 +113,13 @@ export function mergePatch(target: JsonValue | undefined, patch: JsonValue): Jso
   const result: Record<string, JsonValue> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+    else
+      Object.defineProperty(result, key, {
+        value: mergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return result;
 }

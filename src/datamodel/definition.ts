@@ -55,7 +55,7 @@ function checkEntity(name: string, entity: unknown, path: string): Issue[] {
     issues.push({ path: `${path}/fields`, message: `at most ${DEFINITION_LIMITS.fieldsPerEntity} fields` });
   for (const [field, definition] of Object.entries(fields)) issues.push(...checkField(field, definition, `${path}/fields/${field}`));
   issues.push(...checkIndexes(entity.indexes, fields, `${path}/indexes`));
-  issues.push(...checkCommands(entity.commands, fields, `${path}/commands`));
+  issues.push(...checkCommands(entity.commands, fields, `${path}/commands`, eventPrefix(name)));
   if (entity.sharedWith !== undefined && (typeof entity.sharedWith !== 'string' || !TENANT_ID.test(entity.sharedWith))) {
     issues.push({ path: `${path}/sharedWith`, message: 'must be a tenant group id' });
   }
@@ -76,11 +76,8 @@ function checkField(name: string, field: unknown, path: string): Issue[] {
   };
   const nonNegativeInteger = (value: unknown) => value === undefined || (Number.isInteger(value) && (value as number) >= 0);
   need(field.required === undefined || typeof field.required === 'boolean', 'required', 'must be a boolean');
-  need(
-    nonNegativeInteger(field.minLength) && nonNegativeInteger(field.maxLength) && nonNegativeInteger(field.maxItems),
-    'maxLength',
-    'lengths must be non-negative integers',
-  );
+  for (const key of ['minLength', 'maxLength', 'maxItems'] as const)
+    need(nonNegativeInteger(field[key]), key, 'must be a non-negative integer');
   need(field.minimum === undefined || typeof field.minimum === 'number', 'minimum', 'must be a number');
   need(field.maximum === undefined || typeof field.maximum === 'number', 'maximum', 'must be a number');
   if (field.pattern !== undefined)
@@ -93,13 +90,12 @@ function checkField(name: string, field: unknown, path: string): Issue[] {
   return issues;
 }
 
+/** Items are checked like a field (same options), except that they cannot be arrays or required. */
 function checkItems(items: unknown, path: string): Issue[] {
-  if (!isObject(items) || !FIELD_TYPES.includes(items.type as never) || items.type === 'array') {
-    return [{ path, message: 'must be { "type": <a field type other than array> }' }];
+  if (!isObject(items) || items.type === 'array' || items.required !== undefined || items.default !== undefined) {
+    return [{ path, message: 'must be a field definition { "type", … } other than array, without required or default' }];
   }
-  if (items.type === 'enum' && !isValueList(items.values))
-    return [{ path: `${path}/values`, message: 'an enum needs distinct string values' }];
-  return [];
+  return checkField('items', items, path);
 }
 
 function checkIndexes(indexes: unknown, fields: Record<string, unknown>, path: string): Issue[] {
@@ -113,8 +109,9 @@ function checkIndexes(indexes: unknown, fields: Record<string, unknown>, path: s
   });
 }
 
-function checkCommands(commands: unknown, fields: Record<string, unknown>, path: string): Issue[] {
+function checkCommands(commands: unknown, fields: Record<string, unknown>, path: string, prefix: string): Issue[] {
   if (commands === undefined) return [];
+  const lifecycle = ['Created', 'Updated', 'Deleted'].map((suffix) => `${prefix}${suffix}`);
   if (!isObject(commands)) return [{ path, message: 'must be an object' }];
   if (Object.keys(commands).length > DEFINITION_LIMITS.commandsPerEntity)
     return [{ path, message: `at most ${DEFINITION_LIMITS.commandsPerEntity} commands` }];
@@ -127,6 +124,8 @@ function checkCommands(commands: unknown, fields: Record<string, unknown>, path:
       issues.push({ path: at, message: 'must be an object' });
       continue;
     }
+    if (typeof command.emits === 'string' && lifecycle.includes(command.emits))
+      issues.push({ path: `${at}/emits`, message: 'must not be the entity’s own Created, Updated or Deleted event' });
     if (typeof command.emits !== 'string' || !EVENT_NAME.test(command.emits))
       issues.push({ path: `${at}/emits`, message: `must match ${EVENT_NAME.source}` });
     for (const part of ['from', 'set'] as const) {
@@ -135,7 +134,7 @@ function checkCommands(commands: unknown, fields: Record<string, unknown>, path:
       if (!isObject(values)) issues.push({ path: `${at}/${part}`, message: 'must be an object of field values' });
       else
         for (const field of Object.keys(values))
-          if (!(field in fields)) issues.push({ path: `${at}/${part}/${field}`, message: 'is not a field of the entity' });
+          if (!Object.hasOwn(fields, field)) issues.push({ path: `${at}/${part}/${field}`, message: 'is not a field of the entity' });
     }
   }
   return issues;

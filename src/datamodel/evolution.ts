@@ -1,5 +1,5 @@
 import type { JsonValue } from '../kernel/index.js';
-import type { ModuleDefinition, ModuleMigration } from './types.js';
+import type { FieldDefinition, ModuleDefinition, ModuleMigration } from './types.js';
 
 /** Migrations declared by each version of a module, oldest first. */
 export type MigrationHistory = { version: number; migrations: ModuleMigration[] }[];
@@ -26,10 +26,17 @@ export function uncoveredChanges(previous: ModuleDefinition | undefined, next: M
       if (covered.has(`${entity}.${field}`)) continue;
       const now = after?.fields[field];
       if (!now) changes.push({ entity, field, change: 'removed' });
-      else if (now.type !== definition.type && !isWidening(definition.type, now.type)) changes.push({ entity, field, change: 'retyped' });
+      else if (retyped(definition, now)) changes.push({ entity, field, change: 'retyped' });
     }
   }
   return changes;
+}
+
+function retyped(before: FieldDefinition, after: FieldDefinition): boolean {
+  if (before.type !== after.type) return !isWidening(before.type, after.type);
+  const itemsBefore = before.items?.type;
+  const itemsAfter = after.items?.type;
+  return itemsBefore !== itemsAfter && !(itemsBefore && itemsAfter && isWidening(itemsBefore, itemsAfter));
 }
 
 const WIDENINGS = new Set(['integer>number', 'string>text', 'enum>string', 'enum>text', 'date>string', 'datetime>string']);

@@ -104,7 +104,9 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
         if (!target) continue;
         const [targetModule = '', targetEntity = ''] = target.split('.');
         const exists =
-          targetModule === name ? targetEntity in next.entities : (await registry.load(tenant, targetModule))?.entities.has(targetEntity);
+          targetModule === name
+            ? Object.hasOwn(next.entities, targetEntity)
+            : (await registry.load(tenant, targetModule))?.entities.has(targetEntity);
         if (!exists)
           issues.push({ path: `/entities/${entityName}/fields/${fieldName}/entity`, message: `${target} is not a defined entity` });
       }

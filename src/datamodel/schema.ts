@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FieldError, JsonValue } from '../kernel/index.js';
+import { type FieldError, type JsonValue, validationFailed } from '../kernel/index.js';
 import type { EntityDefinition, FieldDefinition, FieldType } from './types.js';
 
 const RECORD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$';
@@ -78,12 +78,18 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: 
 export function normaliseValues(entity: EntityDefinition, data: Record<string, JsonValue>): Record<string, JsonValue> {
   const result: Record<string, JsonValue> = {};
   for (const [name, value] of Object.entries(data)) {
-    result[name] = entity.fields[name]?.type === 'datetime' && typeof value === 'string' ? utcMillis(value) : value;
+    const field = Object.hasOwn(entity.fields, name) ? entity.fields[name] : undefined;
+    if (field?.type === 'datetime' && typeof value === 'string') result[name] = utcMillis(value, `/data/${name}`);
+    else if (field?.type === 'array' && field.items?.type === 'datetime' && Array.isArray(value)) {
+      result[name] = value.map((item, i) => (typeof item === 'string' ? utcMillis(item, `/data/${name}/${i}`) : item));
+    } else result[name] = value;
   }
   return result;
 }
 
-function utcMillis(value: string): string {
+/** RFC 3339 allows a leap second (`:60`), which no clock here represents: it is refused. */
+function utcMillis(value: string, path: string): string {
   const time = Date.parse(value);
-  return Number.isNaN(time) ? value : new Date(time).toISOString();
+  if (Number.isNaN(time)) throw validationFailed('Invalid datetime', [{ path, message: 'must be an RFC 3339 time without a leap second' }]);
+  return new Date(time).toISOString();
 }
