@@ -21,19 +21,33 @@ export function assertStreamId(streamId: unknown, path = 'streamId'): asserts st
 let lastMillis = 0;
 let sequence = 0;
 
+/** Random bytes are drawn in bulk: one system call serves 512 ids. */
+const POOL_SIZE = 16 * 512;
+let pool = Buffer.alloc(0);
+let offset = POOL_SIZE;
+
+function randomSlice(): Buffer {
+  if (offset + 16 > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  offset += 16;
+  return pool.subarray(offset - 16, offset);
+}
+
 /**
  * UUIDv7 (RFC 9562): 48-bit millisecond time, then a 12-bit counter that keeps ids
  * generated within one millisecond in order, then random bits.
  */
 export function uuidv7(now: number = Date.now()): string {
+  const bytes = Buffer.from(randomSlice());
   if (now > lastMillis) {
     lastMillis = now;
-    sequence = randomBytes(2).readUInt16BE(0) & 0x1ff;
+    sequence = (((bytes[6] ?? 0) << 8) | (bytes[7] ?? 0)) & 0x1ff;
   } else if (++sequence > 0xfff) {
     lastMillis += 1;
     sequence = 0;
   }
-  const bytes = randomBytes(16);
   bytes.writeUIntBE(lastMillis, 0, 6);
   bytes[6] = 0x70 | (sequence >> 8);
   bytes[7] = sequence & 0xff;

@@ -10,9 +10,30 @@ const MAX_DEPTH = 64;
  * NUL characters or lone surrogates (PostgreSQL's jsonb rejects the last two).
  */
 export function toJsonText(value: unknown, path: string): string {
-  const problem = findNonJson(value, path, 0, new Set());
-  if (problem) throw validationFailed('Value is not plain JSON', [problem]);
+  if (!isPlainJson(value, 0)) {
+    const problem = findNonJson(value, path, 0, new Set()) ?? { path, message: 'is not plain JSON' };
+    throw validationFailed('Value is not plain JSON', [problem]);
+  }
   return JSON.stringify(value);
+}
+
+/** The fast check of the common case; `findNonJson` explains a failure with its path. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'string') return !value.includes('\u0000') && value.isWellFormed();
+  if (typeof value !== 'object' || depth > MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isPlainJson(item, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (key.includes('\u0000') || !key.isWellFormed() || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 function findNonJson(value: unknown, path: string, depth: number, seen: Set<object>): { path: string; message: string } | undefined {
