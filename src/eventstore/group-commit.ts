@@ -20,17 +20,31 @@ export function createGroupCommitter<R>(write: GroupWriter<R>, maxEventsPerGroup
   let queue: Pending<R>[] = [];
   let writing = false;
 
+  /**
+   * The next group: queued appends in order, up to the size limit, leaving for a later group any
+   * append whose stream or idempotency key is already in this one (so that a group's appends are
+   * independent of each other, and those of one stream stay in order).
+   */
   function takeGroup(): Pending<R>[] {
+    const group: Pending<R>[] = [];
+    const rest: Pending<R>[] = [];
+    const claimed = new Set<string>();
     let events = 0;
-    let count = 0;
-    while (count < queue.length) {
-      const size = queue[count]?.append.events.length ?? 0;
-      if (count > 0 && events + size > maxEventsPerGroup) break;
+    for (const pending of queue) {
+      const { tenant, streamId, idempotencyKey } = pending.append;
+      const keys = [`s:${tenant}:${streamId}`, ...(idempotencyKey === null ? [] : [`k:${tenant}:${idempotencyKey}`])];
+      const size = pending.append.events.length;
+      const fits = group.length === 0 || events + size <= maxEventsPerGroup;
+      if (!fits || keys.some((key) => claimed.has(key))) {
+        rest.push(pending);
+        for (const key of keys) claimed.add(key);
+        continue;
+      }
+      for (const key of keys) claimed.add(key);
+      group.push(pending);
       events += size;
-      count++;
     }
-    const group = queue.slice(0, count);
-    queue = queue.slice(count);
+    queue = rest;
     return group;
   }
 

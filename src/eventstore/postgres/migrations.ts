@@ -264,4 +264,147 @@ export const postgresMigrations: Migration[] = [
         RETURN outcomes;
       END $$;`,
   },
+  {
+    version: 5,
+    name: 'set-based group appends',
+    sql: `
+      -- A group holds at most one append per stream and per idempotency key (the group committer
+      -- guarantees it; otherwise a unique constraint fails the group and the store retries one by one),
+      -- so every append of a tenant's share of the group is checked and written by a few set-based
+      -- statements instead of a loop of statements per append.
+      CREATE OR REPLACE FUNCTION append_tenant_group(tenant_id text, batch jsonb, head bigint, at timestamptz, ttl interval)
+      RETURNS jsonb LANGUAGE plpgsql AS $$
+      DECLARE
+        decided jsonb;
+        closed jsonb;
+      BEGIN
+        WITH requests AS (
+          SELECT (x.o - 1)::int AS i, x.req, jsonb_array_length(x.req->'e') AS n
+          FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(req, o)
+          WHERE x.req->>'t' = tenant_id
+        ), checked AS (
+          SELECT r.i, r.req, r.n, k.result AS prior_result, k.fingerprint AS prior_fingerprint,
+            coalesce((SELECT max(e.stream_version) FROM events e WHERE e.tenant = tenant_id AND e.stream_id = r.req->>'s'), 0) AS cur,
+            CASE WHEN (r.req->>'c')::boolean THEN
+              (SELECT ev->>'i' FROM jsonb_array_elements(r.req->'e') AS ev
+                WHERE EXISTS (SELECT 1 FROM events e WHERE e.tenant = tenant_id AND e.event_id = (ev->>'i')::uuid) LIMIT 1)
+            END AS taken
+          FROM requests r
+          LEFT JOIN idempotency_keys k ON k.tenant = tenant_id AND k.key = r.req->>'k' AND k.created_at > at - ttl
+        ), verdicts AS (
+          SELECT c.*, CASE
+              WHEN c.prior_result IS NOT NULL AND c.prior_fingerprint <> c.req->>'f' THEN 'reused'
+              WHEN c.prior_result IS NOT NULL THEN 'duplicate'
+              WHEN NOT version_matches(c.req->'x', c.cur) THEN 'conflict'
+              WHEN c.taken IS NOT NULL THEN 'taken'
+              ELSE 'ok'
+            END AS verdict
+          FROM checked c
+        ), placed AS (
+          SELECT v.*, head + 1 + coalesce(sum(CASE WHEN v.verdict = 'ok' THEN v.n ELSE 0 END)
+            OVER (ORDER BY v.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS first
+          FROM verdicts v
+        )
+        SELECT jsonb_agg(jsonb_build_object('i', i, 'req', req, 'n', n, 'cur', cur, 'verdict', verdict,
+                 'prior', prior_result, 'taken', taken, 'first', first) ORDER BY i)
+          INTO decided FROM placed;
+
+        INSERT INTO events (position, tenant, stream_id, stream_version, event_id, type, schema_version, data, metadata, recorded_at)
+          SELECT (d->>'first')::bigint + e.o - 1, tenant_id, d->'req'->>'s', (d->>'cur')::integer + e.o::integer,
+                 (e.ev->>'i')::uuid, e.ev->>'y', (e.ev->>'v')::smallint, e.ev->'d', d->'req'->'m', at
+          FROM jsonb_array_elements(decided) AS d, jsonb_array_elements(d->'req'->'e') WITH ORDINALITY AS e(ev, o)
+          WHERE d->>'verdict' = 'ok';
+
+        SELECT jsonb_agg(d || jsonb_build_object('result', jsonb_build_object(
+                 'streamId', d->'req'->>'s',
+                 'streamVersion', (d->>'cur')::integer + (d->>'n')::integer,
+                 'firstPosition', d->>'first',
+                 'lastPosition', ((d->>'first')::bigint + (d->>'n')::integer - 1)::text,
+                 'eventIds', (SELECT jsonb_agg(ev->'i') FROM jsonb_array_elements(d->'req'->'e') AS ev),
+                 'recordedAt', at)))
+          INTO decided FROM jsonb_array_elements(decided) AS d;
+
+        INSERT INTO idempotency_keys (tenant, key, fingerprint, result, created_at)
+          SELECT tenant_id, d->'req'->>'k', d->'req'->>'f', d->'result', at
+          FROM jsonb_array_elements(decided) AS d
+          WHERE d->>'verdict' = 'ok' AND d->'req'->>'k' IS NOT NULL
+          ON CONFLICT (tenant, key) DO UPDATE
+            SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = excluded.created_at;
+
+        WITH targets AS (
+          SELECT d->'req'->'doc' AS doc, (d->'result'->>'lastPosition')::bigint AS pos
+          FROM jsonb_array_elements(decided) AS d WHERE d->>'verdict' = 'ok' AND d->'req' ? 'doc'
+        ), updated AS (
+          UPDATE documents SET to_position = t.pos, to_time = at FROM targets t
+          WHERE documents.tenant = tenant_id AND documents.module = t.doc->>'m' AND documents.entity = t.doc->>'n'
+            AND documents.id = t.doc->>'i' AND documents.to_position IS NULL
+          RETURNING documents.module, documents.entity, documents.id, documents.created_at
+        )
+        SELECT coalesce(jsonb_object_agg(module || '/' || entity || '/' || id, created_at), '{}') INTO closed FROM updated;
+
+        INSERT INTO documents (tenant, module, entity, id, version, data, deleted, created_at, updated_at,
+                               from_position, to_position, from_time, to_time)
+          SELECT tenant_id, d->'req'->'doc'->>'m', d->'req'->'doc'->>'n', d->'req'->'doc'->>'i',
+                 (d->'result'->>'streamVersion')::integer,
+                 NULLIF(d->'req'->'doc'->'d', 'null'::jsonb), jsonb_typeof(d->'req'->'doc'->'d') = 'null',
+                 coalesce((closed->>(concat_ws('/', d->'req'->'doc'->>'m', d->'req'->'doc'->>'n', d->'req'->'doc'->>'i')))::timestamptz, at),
+                 at, (d->'result'->>'lastPosition')::bigint, NULL, at, NULL
+          FROM jsonb_array_elements(decided) AS d
+          WHERE d->>'verdict' = 'ok' AND d->'req' ? 'doc';
+
+        RETURN decided;
+      END $$;
+
+      CREATE FUNCTION append_outcome(d jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE d->>'verdict'
+          WHEN 'ok' THEN d->'result' || '{"duplicate": false}'
+          WHEN 'duplicate' THEN d->'prior' || '{"duplicate": true}'
+          WHEN 'conflict' THEN jsonb_build_object('error', 'version_conflict', 'actual', (d->>'cur')::integer)
+          WHEN 'taken' THEN jsonb_build_object('error', 'already_exists', 'eventId', d->>'taken')
+          ELSE jsonb_build_object('error', 'idempotency_key_reused')
+        END
+      $$;
+
+      -- Independent appends (distinct streams and keys: what the group committer sends) are written
+      -- per tenant in one set-based pass; any other batch is written one append at a time, in order.
+      CREATE OR REPLACE FUNCTION append_events(batch jsonb, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        head bigint;
+        at timestamptz := date_trunc('milliseconds', clock_timestamp());
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
+        outcomes jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(batch)]);
+        independent boolean;
+        tenant_id text;
+        idx integer;
+        d jsonb;
+      BEGIN
+        SELECT position INTO head FROM log_head FOR UPDATE;
+        SELECT count(*) = count(DISTINCT (value->>'t', value->>'s'))
+           AND count(value->>'k') = count(DISTINCT (value->>'t', value->>'k')) FILTER (WHERE value->>'k' IS NOT NULL)
+          INTO independent FROM jsonb_array_elements(batch);
+        FOR tenant_id, idx IN
+          SELECT DISTINCT value->>'t', NULL::integer FROM jsonb_array_elements(batch) WHERE independent
+          UNION ALL
+          SELECT x.value->>'t', (x.o - 1)::integer FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(value, o) WHERE NOT independent
+          ORDER BY 2
+        LOOP
+          PERFORM set_config('backoffice.tenant', tenant_id, true);
+          FOR d IN SELECT value FROM jsonb_array_elements(append_tenant_group(tenant_id,
+              CASE WHEN idx IS NULL THEN batch ELSE jsonb_build_array(batch->idx) END, head, at, ttl)) LOOP
+            outcomes[coalesce(idx, (d->>'i')::integer) + 1] := append_outcome(d);
+            IF d->>'verdict' = 'ok' THEN
+              head := greatest(head, (d->'result'->>'lastPosition')::bigint);
+            END IF;
+          END LOOP;
+        END LOOP;
+        UPDATE log_head SET position = head;
+        PERFORM pg_notify('backoffice_events', head::text);
+        PERFORM set_config('backoffice.tenant', prior, true);
+        RETURN to_jsonb(outcomes);
+      END $$;
+
+      DROP FUNCTION project_document(jsonb, jsonb, timestamptz);
+      DROP FUNCTION append_one(jsonb, bigint, timestamptz, interval);`,
+  },
 ];
