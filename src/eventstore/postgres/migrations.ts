@@ -214,8 +214,9 @@ export const postgresMigrations: Migration[] = [
       );
       CREATE UNIQUE INDEX documents_current ON documents (tenant, module, entity, id COLLATE "C") WHERE to_position IS NULL;
       CREATE INDEX documents_as_of ON documents (tenant, module, entity, from_position);
+      -- Enabled but not forced: queries filter JSON with non-leakproof operators, which row-level
+      -- security would keep away from every expression index (docs/decisions/0003).
       ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
-      ALTER TABLE documents FORCE ROW LEVEL SECURITY;
       CREATE POLICY tenant_isolation ON documents
         USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
         WITH CHECK (tenant = ${TENANT_SETTING});
@@ -278,19 +279,24 @@ export const postgresMigrations: Migration[] = [
         decided jsonb;
         closed jsonb;
       BEGIN
-        WITH requests AS (
-          SELECT (x.o - 1)::int AS i, x.req, jsonb_array_length(x.req->'e') AS n
+        -- Values compared with table columns are materialised as plain columns first: under
+        -- row-level security, a condition that calls a non-leakproof function (such as ->>)
+        -- cannot use an index.
+        WITH requests AS MATERIALIZED (
+          SELECT (x.o - 1)::int AS i, x.req, jsonb_array_length(x.req->'e') AS n,
+                 x.req->>'s' AS stream, x.req->>'k' AS key, (x.req->>'c')::boolean AS client_ids
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(req, o)
           WHERE x.req->>'t' = tenant_id
+        ), client_ids AS MATERIALIZED (
+          SELECT r.i, (ev->>'i')::uuid AS event_id
+          FROM requests r, jsonb_array_elements(r.req->'e') AS ev WHERE r.client_ids
         ), checked AS (
           SELECT r.i, r.req, r.n, k.result AS prior_result, k.fingerprint AS prior_fingerprint,
-            coalesce((SELECT max(e.stream_version) FROM events e WHERE e.tenant = tenant_id AND e.stream_id = r.req->>'s'), 0) AS cur,
-            CASE WHEN (r.req->>'c')::boolean THEN
-              (SELECT ev->>'i' FROM jsonb_array_elements(r.req->'e') AS ev
-                WHERE EXISTS (SELECT 1 FROM events e WHERE e.tenant = tenant_id AND e.event_id = (ev->>'i')::uuid) LIMIT 1)
-            END AS taken
+            coalesce((SELECT max(e.stream_version) FROM events e WHERE e.tenant = tenant_id AND e.stream_id = r.stream), 0) AS cur,
+            (SELECT c.event_id::text FROM client_ids c JOIN events e ON e.tenant = tenant_id AND e.event_id = c.event_id
+              WHERE c.i = r.i LIMIT 1) AS taken
           FROM requests r
-          LEFT JOIN idempotency_keys k ON k.tenant = tenant_id AND k.key = r.req->>'k' AND k.created_at > at - ttl
+          LEFT JOIN idempotency_keys k ON k.tenant = tenant_id AND k.key = r.key AND k.created_at > at - ttl
         ), verdicts AS (
           SELECT c.*, CASE
               WHEN c.prior_result IS NOT NULL AND c.prior_fingerprint <> c.req->>'f' THEN 'reused'
@@ -331,13 +337,14 @@ export const postgresMigrations: Migration[] = [
           ON CONFLICT (tenant, key) DO UPDATE
             SET fingerprint = excluded.fingerprint, result = excluded.result, created_at = excluded.created_at;
 
-        WITH targets AS (
-          SELECT d->'req'->'doc' AS doc, (d->'result'->>'lastPosition')::bigint AS pos
+        WITH targets AS MATERIALIZED (
+          SELECT d->'req'->'doc'->>'m' AS module, d->'req'->'doc'->>'n' AS entity, d->'req'->'doc'->>'i' AS id,
+                 (d->'result'->>'lastPosition')::bigint AS pos
           FROM jsonb_array_elements(decided) AS d WHERE d->>'verdict' = 'ok' AND d->'req' ? 'doc'
         ), updated AS (
           UPDATE documents SET to_position = t.pos, to_time = at FROM targets t
-          WHERE documents.tenant = tenant_id AND documents.module = t.doc->>'m' AND documents.entity = t.doc->>'n'
-            AND documents.id = t.doc->>'i' AND documents.to_position IS NULL
+          WHERE documents.tenant = tenant_id AND documents.module = t.module AND documents.entity = t.entity
+            AND documents.id = t.id AND documents.to_position IS NULL
           RETURNING documents.module, documents.entity, documents.id, documents.created_at
         )
         SELECT coalesce(jsonb_object_agg(module || '/' || entity || '/' || id, created_at), '{}') INTO closed FROM updated;
@@ -406,5 +413,28 @@ export const postgresMigrations: Migration[] = [
 
       DROP FUNCTION project_document(jsonb, jsonb, timestamptz);
       DROP FUNCTION append_one(jsonb, bigint, timestamptz, interval);`,
+  },
+  {
+    version: 6,
+    name: 'sealed signing keys of the software key vault',
+    sql: `
+      CREATE TABLE vault_keys (
+        tenant text NOT NULL,
+        kid text NOT NULL,
+        alg text NOT NULL,
+        public_jwk jsonb NOT NULL,
+        format smallint NOT NULL,
+        master_key_id text NOT NULL,
+        wrapped_key bytea NOT NULL,
+        iv bytea NOT NULL,
+        ciphertext bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant, kid)
+      );
+      ALTER TABLE vault_keys ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE vault_keys FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON vault_keys
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});`,
   },
 ];

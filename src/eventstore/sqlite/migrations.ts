@@ -64,4 +64,22 @@ export const sqliteMigrations: Migration[] = [
       CREATE UNIQUE INDEX documents_current ON documents (tenant, module, entity, id) WHERE to_position IS NULL;
       CREATE INDEX documents_as_of ON documents (tenant, module, entity, from_position);`,
   },
+  {
+    version: 4,
+    name: 'sealed signing keys of the software key vault',
+    sql: `
+      CREATE TABLE vault_keys (
+        tenant TEXT NOT NULL,
+        kid TEXT NOT NULL,
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        format INTEGER NOT NULL,
+        master_key_id TEXT NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        iv BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, kid)
+      ) WITHOUT ROWID;`,
+  },
 ];
