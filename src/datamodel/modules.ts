@@ -22,6 +22,8 @@ export interface ModuleChange {
   position: bigint;
   definition: ModuleDefinition;
   created: boolean;
+  /** False when the definition was already the current one (nothing written). */
+  changed: boolean;
 }
 
 export interface ModuleHooks {
@@ -43,7 +45,7 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
     }
     const { migrations = [], ...definition } = next;
     if (previous && isCurrent(previous, definition, migrations)) {
-      return { name, version: previous.version, position: previous.position, definition, created: false };
+      return { name, version: previous.version, position: previous.position, definition, created: false, changed: false };
     }
     const version = (previous?.version ?? 0) + 1;
     const document: ModuleDocument = {
@@ -70,7 +72,7 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
     registry.forget(tenant, name);
     const migrated = [...new Set(migrations.flatMap((m) => (m.entity ? [m.entity] : Object.keys(previous?.definition.entities ?? {}))))];
     await deps.hooks.afterDefine(tenant, module, migrated);
-    return { name, version: result.streamVersion, position: result.lastPosition, definition, created: !previous };
+    return { name, version: result.streamVersion, position: result.lastPosition, definition, created: !previous, changed: true };
   }
 
   async function checkSemantics(

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { declaredIndexSql } from './indexes.js';
+import { ensurePostgresIndex } from './indexes.js';
 import type { AsOf, DocumentKey, DocumentRecord, DocumentStore, DocumentVersion } from './port.js';
 import { compileAggregateQuery, compileListQuery, readAggregateRows, readListPage } from './query/index.js';
 
@@ -78,8 +78,8 @@ export function postgresDocumentStore(pool: pg.Pool): DocumentStore {
       );
       return rows.length > 0;
     },
-    async ensureIndex(scope, field, type) {
-      await pool.query(declaredIndexSql(scope, field, type, 'postgres'));
+    async ensureIndex(_scope, field, type) {
+      await ensurePostgresIndex(pool, field, type);
     },
     async replaceAll(scope, versions) {
       await withTenant(pool, scope.tenant, async (client) => {

@@ -82,8 +82,8 @@ export function sqliteDocumentStore(db: Database.Database): DocumentStore {
     async replaceAll(scope, versions) {
       replace.immediate(scope, versions);
     },
-    async ensureIndex(scope, field, type) {
-      db.exec(declaredIndexSql(scope, field, type, 'sqlite'));
+    async ensureIndex(_scope, field, type) {
+      db.exec(declaredIndexSql(field, type, 'sqlite'));
     },
   };
 }

@@ -42,7 +42,7 @@ export async function applyModule(config: Config, { args, options, print }: Comm
     const data = createDataContext({ ...storage, authenticate: unauthenticatedAdmin });
     const caller = { tenant, user: 'cli', roles: ['admin'] };
     const change = await data.modules.define({ caller, correlationId: uuidv7() }, tenant, name, definition);
-    print(`module ${tenant}/${change.name} is at version ${change.version}${change.position === 0n ? ' (unchanged)' : ''}`);
+    print(`module ${tenant}/${change.name} is at version ${change.version}${change.changed ? '' : ' (unchanged)'}`);
   });
 }
 

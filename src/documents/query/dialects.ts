@@ -32,11 +32,13 @@ export interface DialectSyntax {
 }
 
 const postgres: DialectSyntax = {
+  // Total (never an error, whatever the document holds): a declared index evaluates it on the current
+  // documents of every tenant and entity, where a field of the same name may hold another type.
   value(field) {
     if (field.type === 'id') return '(id COLLATE "C")';
     const name = stringLiteral(field.name);
-    if (field.kind === 'number') return `((data ->> ${name})::float8)`;
-    if (field.kind === 'boolean') return `((data -> ${name})::boolean)`;
+    if (field.kind === 'number') return `(CASE WHEN jsonb_typeof(data -> ${name}) = 'number' THEN (data ->> ${name})::float8 END)`;
+    if (field.kind === 'boolean') return `(CASE WHEN jsonb_typeof(data -> ${name}) = 'boolean' THEN (data -> ${name})::boolean END)`;
     return `((data ->> ${name}) COLLATE "C")`;
   },
   json: (field) => (field.type === 'id' ? 'to_jsonb(id)' : `(data -> ${stringLiteral(field.name)})`),

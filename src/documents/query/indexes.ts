@@ -1,9 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { FieldType } from '../../datamodel/types.js';
-import { TENANT_ID } from '../../kernel/index.js';
 import { DOCUMENTS_TABLE } from './base.js';
 import { DIALECTS } from './dialects.js';
 import { ID_FIELD, isOrdered, resolveField } from './fields.js';
-import { stringLiteral } from './sql.js';
 import type { Dialect } from './types.js';
 
 /**
@@ -17,30 +16,38 @@ export function indexExpression(field: string, type: FieldType | 'id', dialect: 
   return DIALECTS[dialect].value(resolved);
 }
 
+/** A field, of a type, that filters and sorts should find indexed. */
 export interface IndexTarget {
-  /** Index name; must be a plain identifier. */
-  name: string;
-  tenant: string;
-  module: string;
-  entity: string;
   field: string;
   type: FieldType;
 }
 
 /**
- * `CREATE INDEX IF NOT EXISTS` for one field of one entity, over its current versions only (partial index).
- * Columns: tenant, module, entity (constant within the index, but they let SQLite's planner see that an
- * index scan returns rows in sort order), the field's expression with missing values first (so that
- * ascending sorts, and descending ones scanned backwards, read it in order), then id (the tiebreak).
- * PostgreSQL proves the partial-index predicate because it plans the compiler's statements with their
- * parameter values (unnamed statements, the `pg` default); SQLite does the same for bound parameters.
+ * The name of the one index that serves a field of a type for every tenant, module and entity: a hash
+ * of the field name and its expression (stable across releases and processes, within 63 characters).
+ * Types with the same expression share it (number and integer; string, text, enum, date, datetime and
+ * reference on PostgreSQL; every type of a field on SQLite, where the expression is `json_extract`).
+ */
+export function indexName(target: IndexTarget, dialect: Dialect): string {
+  const expression = indexExpression(target.field, target.type, dialect);
+  return `doc_shared_${createHash('sha256').update(`${target.field}\0${expression}`).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * `CREATE INDEX … IF NOT EXISTS` of the index shared by every entity that declares an index on a field
+ * of this name and value kind, over the current versions of all documents (`WHERE to_position IS NULL`),
+ * so that the number of indexes a write maintains does not grow with tenants and entities.
+ * Columns: tenant, module, entity (a query's equality prefix, so that an index scan returns one entity's
+ * rows in sort order), the field's expression with missing values first (so that ascending sorts, and
+ * descending ones scanned backwards, read it in order), then id (the tiebreak).
+ * On PostgreSQL the statement is `CREATE INDEX CONCURRENTLY`, which never blocks writes; it must run
+ * outside a transaction block (an autocommitted statement), and a failed build leaves an INVALID index
+ * behind that the caller drops and builds again (see `ensurePostgresIndex` in ../indexes.ts).
  */
 export function createIndexSql(target: IndexTarget, dialect: Dialect): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(target.name)) throw new TypeError(`Invalid index name ${target.name}`);
-  if (!TENANT_ID.test(target.tenant)) throw new TypeError(`Invalid tenant ${target.tenant}`);
   const expression = indexExpression(target.field, target.type, dialect);
   const d = DIALECTS[dialect];
-  const scope = `tenant = ${stringLiteral(target.tenant)} AND module = ${stringLiteral(target.module)} AND entity = ${stringLiteral(target.entity)}`;
   const columns = `tenant, module, entity, (${expression})${d.indexNullsFirst}, ${d.value(ID_FIELD)}`;
-  return `CREATE INDEX IF NOT EXISTS ${target.name} ON ${DOCUMENTS_TABLE} (${columns}) WHERE ${scope} AND to_position IS NULL`;
+  const create = dialect === 'postgres' ? 'CREATE INDEX CONCURRENTLY IF NOT EXISTS' : 'CREATE INDEX IF NOT EXISTS';
+  return `${create} ${indexName(target, dialect)} ON ${DOCUMENTS_TABLE} (${columns}) WHERE to_position IS NULL`;
 }
