@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { declaredIndexSql } from './indexes.js';
-import type { AsOf, DocumentKey, DocumentRecord, DocumentStore, DocumentVersion } from './port.js';
+import type { DocumentKey, DocumentRecord, DocumentStore, DocumentVersion } from './port.js';
 import { compileAggregateQuery, compileListQuery, readAggregateRows, readListPage } from './query/index.js';
 
 interface Row {

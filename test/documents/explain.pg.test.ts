@@ -9,12 +9,17 @@ const DOCUMENT = `jsonb_build_object('amount', (g % 1000)::float8 / 10, 'custome
 
 const postgres: ExplainDialect = {
   async fill(db) {
-    const insert = (tenant: string, version: number, to: string) =>
-      db.exec(`INSERT INTO documents SELECT '${tenant}', 'sales', 'order', 'id' || lpad(g::text, 6, '0'), ${version}, ${DOCUMENT}, false,
+    const insert = (tenant: string, version: number, to: string, module = 'sales', entity = 'order') =>
+      db.exec(`INSERT INTO documents SELECT '${tenant}', '${module}', '${entity}', 'id' || lpad(g::text, 6, '0'), ${version}, ${DOCUMENT}, false,
         now(), now(), g * 2 + ${version}, ${to}, now(), NULL FROM generate_series(1, ${ROWS}) AS g`);
     await insert('acme', 1, 'g * 2 + 2');
     await insert('acme', 2, 'NULL');
     await insert('other', 2, 'NULL');
+    await insert('other', 2, 'NULL', 'billing', 'invoice');
+  },
+  async indexes(db) {
+    const rows = await db.exec(`SELECT indexname FROM pg_indexes WHERE tablename = 'documents'`);
+    return rows.map((row) => String(row.indexname));
   },
   async plan(db, query) {
     const rows = await db.all({ sql: `EXPLAIN ${query.sql}`, params: query.params });

@@ -7,13 +7,18 @@ const NOW = `'2024-01-01T00:00:00.000Z'`;
 
 const sqlite: ExplainDialect = {
   async fill(db) {
-    const insert = (tenant: string, version: number, to: string) =>
+    const insert = (tenant: string, version: number, to: string, module = 'sales', entity = 'order') =>
       db.exec(`INSERT INTO documents
-        SELECT '${tenant}', 'sales', 'order', 'id' || printf('%06d', n), ${version}, ${DOCUMENT}, 0, ${NOW}, ${NOW}, n * 2 + ${version}, ${to}, ${NOW}, NULL
+        SELECT '${tenant}', '${module}', '${entity}', 'id' || printf('%06d', n), ${version}, ${DOCUMENT}, 0, ${NOW}, ${NOW}, n * 2 + ${version}, ${to}, ${NOW}, NULL
         FROM (WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ${ROWS}) SELECT n FROM g)`);
     await insert('acme', 1, 'n * 2 + 2');
     await insert('acme', 2, 'NULL');
     await insert('other', 2, 'NULL');
+    await insert('other', 2, 'NULL', 'billing', 'invoice');
+  },
+  async indexes(db) {
+    const rows = await db.exec("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents'");
+    return rows.map((row) => String(row.name));
   },
   async plan(db, query) {
     const rows = await db.all({ sql: `EXPLAIN QUERY PLAN ${query.sql}`, params: query.params });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { FieldType } from '../../src/datamodel/types.js';
 import { prefixUpperBound } from '../../src/documents/query/dialects.js';
 import {
   compileAggregateQuery,
@@ -14,6 +15,7 @@ import {
   parseSort,
   readAggregateRows,
 } from '../../src/documents/query/index.js';
+import { indexName } from '../../src/documents/query/indexes.js';
 import { ORDER, problems } from './fixtures.js';
 
 const TARGET = { tenant: 'acme', module: 'sales', entity: 'order', fields: ORDER } as const;
@@ -186,9 +188,15 @@ describe('compileListQuery and compileAggregateQuery', () => {
 
 describe('index helpers', () => {
   it('publish the exact expressions the compiler uses', () => {
-    assert.equal(indexExpression('amount', 'number', 'postgres'), "((data ->> 'amount')::float8)");
+    assert.equal(
+      indexExpression('amount', 'number', 'postgres'),
+      "(CASE WHEN jsonb_typeof(data -> 'amount') = 'number' THEN (data ->> 'amount')::float8 END)",
+    );
     assert.equal(indexExpression('customer', 'string', 'postgres'), `((data ->> 'customer') COLLATE "C")`);
-    assert.equal(indexExpression('paid', 'boolean', 'postgres'), "((data -> 'paid')::boolean)");
+    assert.equal(
+      indexExpression('paid', 'boolean', 'postgres'),
+      "(CASE WHEN jsonb_typeof(data -> 'paid') = 'boolean' THEN (data -> 'paid')::boolean END)",
+    );
     assert.equal(indexExpression('id', 'id', 'postgres'), '(id COLLATE "C")');
     assert.equal(indexExpression('amount', 'integer', 'sqlite'), `json_extract(data, '$."amount"')`);
     assert.throws(() => indexExpression('meta', 'json', 'sqlite'), TypeError);
@@ -197,14 +205,31 @@ describe('index helpers', () => {
     assert.ok(compileListQuery(spec, 'postgres').sql.includes(indexExpression('amount', 'number', 'postgres')));
   });
 
-  it('create a partial index per entity with escaped literals', () => {
-    const target = { name: 'doc_x', tenant: 'acme', module: 'sales', entity: 'order', field: 'customer', type: 'string' as const };
+  it('create one index per field name and expression, shared by every tenant and entity', () => {
+    const customer = { field: 'customer', type: 'string' as const };
+    const name = indexName(customer, 'postgres');
+    assert.match(name, /^doc_shared_[0-9a-f]{24}$/);
     assert.equal(
-      createIndexSql(target, 'postgres'),
-      `CREATE INDEX IF NOT EXISTS doc_x ON documents (tenant, module, entity, (((data ->> 'customer') COLLATE "C")) NULLS FIRST, (id COLLATE "C")) WHERE tenant = 'acme' AND module = 'sales' AND entity = 'order' AND to_position IS NULL`,
+      createIndexSql(customer, 'postgres'),
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON documents (tenant, module, entity, (((data ->> 'customer') COLLATE "C")) NULLS FIRST, (id COLLATE "C")) WHERE to_position IS NULL`,
     );
-    assert.match(createIndexSql({ ...target, module: "it's" }, 'sqlite'), /module = 'it''s'/);
-    assert.throws(() => createIndexSql({ ...target, name: 'x; DROP' }, 'sqlite'), TypeError);
+    assert.equal(
+      createIndexSql(customer, 'sqlite'),
+      `CREATE INDEX IF NOT EXISTS ${indexName(customer, 'sqlite')} ON documents (tenant, module, entity, (json_extract(data, '$."customer"')), id) WHERE to_position IS NULL`,
+    );
+    // Types with the same expression share the index; other expressions or names get their own.
+    const names = (dialect: 'postgres' | 'sqlite', types: FieldType[]) =>
+      new Set(types.map((type) => indexName({ field: 'f', type }, dialect)));
+    assert.equal(names('postgres', ['number', 'integer']).size, 1);
+    assert.equal(names('postgres', ['string', 'text', 'enum', 'date', 'datetime', 'reference']).size, 1);
+    assert.equal(names('postgres', ['number', 'string', 'boolean']).size, 3);
+    assert.equal(names('sqlite', ['number', 'integer', 'string', 'boolean', 'datetime']).size, 1);
+    assert.notEqual(indexName(customer, 'sqlite'), indexName({ ...customer, field: 'customers' }, 'sqlite'));
+    // Names are part of the databases' schema: they change only when the expression does.
+    assert.equal(indexName(customer, 'sqlite'), 'doc_shared_422837161c073057c665faad');
+    assert.equal(name, 'doc_shared_247b835d9c24927f95f2a7be');
+    assert.throws(() => createIndexSql({ field: "x'y", type: 'string' }, 'sqlite'), TypeError);
+    assert.throws(() => createIndexSql({ field: 'meta', type: 'json' }, 'postgres'), TypeError);
   });
 
   it('bound prefixes exactly, in code point order', () => {

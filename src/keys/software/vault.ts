@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPair, type KeyObject, sign as signDigest } from 'node:crypto';
 import { promisify } from 'node:util';
-import { AppError, assertTenantId } from '../../kernel/index.js';
+import { AppError, assertTenantId, isAppError } from '../../kernel/index.js';
 import {
   assertKeyRef,
   assertSigningInput,
@@ -13,6 +13,7 @@ import {
 } from '../common.js';
 import type { KeyVault, PublicKeyInfo } from '../port.js';
 import { deriveMasterKey, type MasterKey, open, seal } from './envelope.js';
+import { p256PrivateScalar } from './pkcs8.js';
 import type { KeyRecord, KeyRecordStore } from './records.js';
 
 export interface SoftwareVaultOptions {
@@ -42,7 +43,12 @@ function privateKeyOf(master: MasterKey, record: KeyRecord): KeyObject {
   if (record.masterKeyId !== master.id) throw wrongMasterKey(master, [record.masterKeyId]);
   const der = open(master, record, record);
   try {
-    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    const { x, y } = record.publicJwk;
+    const d = p256PrivateScalar(der).toString('base64url');
+    return createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x, y, d }, format: 'jwk' });
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw new AppError('internal', 'A sealed signing key is not a P-256 key', { tenant: record.tenant, kid: record.kid });
   } finally {
     der.fill(0);
   }
