@@ -1,20 +1,73 @@
 #!/usr/bin/env node
-// Runs every test file with node's test runner. Suites that need a server (file names ending
-// in .pg.test.ts) run when that server answers; without it a newcomer's run skips them with one
-// line, and a CI run (CI=true) fails, because there they are mandatory.
+// Runs every test file with node's test runner. Suites that need a server run when that server
+// answers: file names ending in .pg.test.ts need PostgreSQL, .hsm.test.ts a PKCS#11 token (SoftHSM2
+// behind `p11-kit server`, see docs/keys.md). Without it a newcomer's run skips them with one line,
+// and a CI run (CI=true) fails, because there they are mandatory.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+
+const postgresUrl = process.env.BACKOFFICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const hsm = hsmEnvironment();
 
 const backends = [
   {
     name: 'PostgreSQL',
     suffix: '.pg.test.ts',
-    url: process.env.BACKOFFICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    /** Why the suites cannot run, or nothing when they can. */
+    missing: async () => {
+      const { host, hostname, port } = new URL(postgresUrl);
+      if (await reachable({ host: hostname || '127.0.0.1', port: Number(port) || 5432 })) return undefined;
+      return `no server at ${host}`;
+    },
     hint: 'start PostgreSQL on 127.0.0.1:5432 or set BACKOFFICE_TEST_DATABASE_URL',
   },
+  {
+    name: 'HSM (PKCS#11)',
+    suffix: '.hsm.test.ts',
+    missing: hsm.missing,
+    hint: 'start SoftHSM2 behind p11-kit server with `bash scripts/hsm.sh start`, see docs/keys.md',
+  },
 ];
+
+/** The client modules p11-kit installs (Debian: p11-kit-modules), per architecture. */
+function p11KitClientModule() {
+  const candidates = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((arch) => `/usr/lib/${arch}/pkcs11/p11-kit-client.so`);
+  candidates.push('/usr/lib64/pkcs11/p11-kit-client.so', '/usr/lib/pkcs11/p11-kit-client.so');
+  return candidates.find((path) => existsSync(path));
+}
+
+/**
+ * The variables of the PKCS#11 suites: from the environment (P11_KIT_SERVER_ADDRESS and the
+ * BACKOFFICE_TEST_PKCS11_* ones), else from the file `bash scripts/hsm.sh start` leaves in .hsm/.
+ */
+function hsmEnvironment() {
+  const env = {};
+  const file = join(process.env.BACKOFFICE_HSM_DIR ?? '.hsm', 'env');
+  const configured = process.env.P11_KIT_SERVER_ADDRESS || process.env.BACKOFFICE_TEST_PKCS11_MODULE;
+  if (!configured && existsSync(file)) {
+    for (const match of readFileSync(file, 'utf8').matchAll(/^export (P11_KIT_SERVER_ADDRESS|BACKOFFICE_TEST_PKCS11_\w+)=(.*)$/gm)) {
+      env[match[1]] = match[2];
+    }
+  }
+  const value = (name) => process.env[name] || env[name];
+  const address = value('P11_KIT_SERVER_ADDRESS');
+  const module = value('BACKOFFICE_TEST_PKCS11_MODULE') ?? p11KitClientModule();
+  if (module) env.BACKOFFICE_TEST_PKCS11_MODULE = module;
+  const socket = address?.match(/^unix:path=(.+)$/)?.[1];
+  return {
+    env,
+    missing: async () => {
+      if (!module || !existsSync(module)) return `no PKCS#11 module${module ? ` at ${module}` : ''}`;
+      // A module of a real HSM needs no server; p11-kit's client needs one that answers.
+      if (!module.includes('p11-kit-client')) return undefined;
+      if (!address) return 'no p11-kit server: P11_KIT_SERVER_ADDRESS is not set';
+      if (socket === undefined || !(await reachable({ path: socket }))) return `no p11-kit server at ${address}`;
+      return undefined;
+    },
+  };
+}
 
 function listTests(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -24,8 +77,7 @@ function listTests(dir) {
   });
 }
 
-function reachable(url) {
-  const { hostname, port } = new URL(url);
+function reachable(address) {
   return new Promise((resolve) => {
     const socket = new Socket();
     const done = (ok) => {
@@ -34,7 +86,7 @@ function reachable(url) {
     };
     socket.setTimeout(2000, () => done(false));
     socket.once('error', () => done(false));
-    socket.connect(Number(port) || 5432, hostname || '127.0.0.1', () => done(true));
+    socket.connect(address, () => done(true));
   });
 }
 
@@ -44,17 +96,18 @@ if (filter.length > 0) files = files.filter((file) => filter.some((part) => file
 
 for (const backend of backends) {
   if (!files.some((file) => file.endsWith(backend.suffix))) continue;
-  if (await reachable(backend.url)) continue;
+  const missing = await backend.missing();
+  if (missing === undefined) continue;
   if (process.env.CI === 'true') {
-    console.error(`${backend.name} is required when CI=true but does not answer at ${new URL(backend.url).host}.`);
+    console.error(`${backend.name} is required when CI=true: ${missing} (${backend.hint}).`);
     process.exit(1);
   }
   files = files.filter((file) => !file.endsWith(backend.suffix));
-  console.log(`skipped: ${backend.name} suites (no server at ${new URL(backend.url).host}; ${backend.hint})`);
+  console.log(`skipped: ${backend.name} suites (${missing}; ${backend.hint})`);
 }
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
-  env: { ...process.env, NODE_ENV: 'test' },
+  env: { ...process.env, ...hsm.env, NODE_ENV: 'test' },
 });
 process.exit(result.status ?? 1);

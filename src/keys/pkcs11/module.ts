@@ -3,6 +3,7 @@ import type * as Pkcs11 from 'pkcs11js';
 /** The pkcs11js binding, loaded on first use only: the embedded start never loads it. */
 export type Pkcs11Binding = typeof Pkcs11;
 export type Handle = Pkcs11.Handle;
+export type Pkcs11Api = Pkcs11.PKCS11;
 
 let binding: Promise<Pkcs11Binding> | undefined;
 
@@ -15,12 +16,20 @@ export function loadBinding(): Promise<Pkcs11Binding> {
 export interface Pkcs11Module {
   readonly api: Pkcs11.PKCS11;
   readonly pkcs11: Pkcs11Binding;
+  /** Counts initialisations: a session opened under an older one is gone. */
+  generation(): number;
+  /**
+   * Finalises and initialises the module again, unless another user did since `seen`. A client
+   * module whose server connection broke (p11-kit-client: CKR_DEVICE_ERROR) only recovers so.
+   */
+  reinitialize(seen: number): void;
   release(): void;
 }
 
 interface Shared {
   api: Pkcs11.PKCS11;
   users: number;
+  generation: number;
 }
 
 /**
@@ -41,6 +50,14 @@ export function pkcs11ErrorName(error: unknown): string {
   return /^CKR_[A-Z_]+/.exec(message)?.[0] ?? 'unknown error';
 }
 
+function initialize(pkcs11: Pkcs11Binding, api: Pkcs11.PKCS11): void {
+  try {
+    api.C_Initialize({ flags: pkcs11.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    if (pkcs11Code(error) !== pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw error;
+  }
+}
+
 export async function acquireModule(path: string): Promise<Pkcs11Module> {
   const pkcs11 = await loadBinding();
   let entry = shared.get(path);
@@ -48,14 +65,12 @@ export async function acquireModule(path: string): Promise<Pkcs11Module> {
     const api = new pkcs11.PKCS11();
     api.load(path);
     try {
-      api.C_Initialize({ flags: pkcs11.CKF_OS_LOCKING_OK });
+      initialize(pkcs11, api);
     } catch (error) {
-      if (pkcs11Code(error) !== pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        api.close();
-        throw error;
-      }
+      api.close();
+      throw error;
     }
-    entry = { api, users: 0 };
+    entry = { api, users: 0, generation: 0 };
     shared.set(path, entry);
   }
   entry.users += 1;
@@ -64,6 +79,17 @@ export async function acquireModule(path: string): Promise<Pkcs11Module> {
   return {
     api: current.api,
     pkcs11,
+    generation: () => current.generation,
+    reinitialize(seen) {
+      if (released || current.generation !== seen) return;
+      current.generation += 1;
+      try {
+        current.api.C_Finalize();
+      } catch {
+        // A broken module may fail to finalise; initialising again is what matters.
+      }
+      initialize(pkcs11, current.api);
+    },
     release() {
       if (released) return;
       released = true;

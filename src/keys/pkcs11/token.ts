@@ -1,5 +1,13 @@
 import { AppError, isAppError } from '../../kernel/index.js';
-import { acquireModule, type Handle, type Pkcs11Binding, type Pkcs11Module, pkcs11Code, pkcs11ErrorName } from './module.js';
+import {
+  acquireModule,
+  type Handle,
+  type Pkcs11Api,
+  type Pkcs11Binding,
+  type Pkcs11Module,
+  pkcs11Code,
+  pkcs11ErrorName,
+} from './module.js';
 
 export interface TokenOptions {
   /** Path of the PKCS#11 module (for SoftHSM2 behind p11-kit server: p11-kit-client.so). */
@@ -12,11 +20,13 @@ export interface TokenOptions {
   pin: string;
 }
 
-export type Work<T> = (api: Pkcs11Module['api'], session: Handle) => T;
+export type Work<T> = (api: Pkcs11Api, session: Handle) => T;
 
 /** One logged-in read-write session on a token; every call on it is synchronous and short. */
 export interface Token {
   readonly pkcs11: Pkcs11Binding;
+  /** Changes whenever the session is opened again: object handles of an older epoch mean nothing. */
+  readonly epoch: number;
   /**
    * Runs work on the session. A lost session (token or server restarted) is reopened; work is then
    * run again when `retry` (idempotent work), else the call fails with `unavailable`.
@@ -80,19 +90,51 @@ export async function openToken(options: TokenOptions): Promise<Token> {
     throw unavailable(`The PKCS#11 module ${options.module} did not load`, error);
   }
   const { api, pkcs11 } = module;
-  const lost = new Set([
+  const lostCodes = new Set([
     pkcs11.CKR_SESSION_HANDLE_INVALID,
     pkcs11.CKR_SESSION_CLOSED,
     pkcs11.CKR_USER_NOT_LOGGED_IN,
     pkcs11.CKR_DEVICE_REMOVED,
     pkcs11.CKR_TOKEN_NOT_PRESENT,
     pkcs11.CKR_DEVICE_ERROR,
+    pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED,
   ]);
+  const lost = (error: unknown) => lostCodes.has(pkcs11Code(error) ?? -1);
   let session: Handle | undefined;
+  let generation = -1;
+  let epoch = 0;
+
   const connect = () => {
+    epoch += 1;
+    generation = module.generation();
     session = openSession(module, findSlot(module, options), options.pin);
     return session;
   };
+  /** The session, opened again when the module was initialised again (by this vault or another). */
+  const current = () => (session !== undefined && generation === module.generation() ? session : connect());
+
+  function closeQuietly(): void {
+    try {
+      if (session !== undefined && generation === module.generation()) api.C_CloseSession(session);
+    } catch {
+      // The session is gone already.
+    }
+    session = undefined;
+  }
+
+  /** A new session; when the module itself lost its token (or server), after initialising it again. */
+  function recover(): void {
+    closeQuietly();
+    const seen = module.generation();
+    try {
+      connect();
+    } catch (error) {
+      if (!lost(error)) throw error;
+      module.reinitialize(seen);
+      connect();
+    }
+  }
+
   try {
     connect();
   } catch (error) {
@@ -101,48 +143,35 @@ export async function openToken(options: TokenOptions): Promise<Token> {
     throw unavailable('The token did not open a session', error);
   }
 
-  function reconnect(): void {
-    try {
-      if (session) api.C_CloseSession(session);
-    } catch {
-      // The session is gone already.
-    }
-    session = undefined;
-    connect();
-  }
+  const fail = (message: string, error: unknown) => (isAppError(error) ? error : unavailable(message, error));
 
   return {
     pkcs11,
+    get epoch() {
+      return epoch;
+    },
     run(work, retry) {
       try {
-        return work(api, session ?? connect());
+        return work(api, current());
       } catch (error) {
         if (isAppError(error)) throw error;
-        if (!lost.has(pkcs11Code(error) ?? -1)) throw unavailable('The token failed', error);
+        if (!lost(error)) throw unavailable('The token failed', error);
         try {
-          reconnect();
-        } catch (reconnectError) {
-          if (isAppError(reconnectError)) throw reconnectError;
-          throw unavailable('The token is unavailable', reconnectError);
+          recover();
+        } catch (recoverError) {
+          throw fail('The token is unavailable', recoverError);
         }
         if (!retry) throw unavailable('The token lost its session', error);
         try {
-          return work(api, session ?? connect());
+          return work(api, current());
         } catch (again) {
-          if (isAppError(again)) throw again;
-          throw unavailable('The token failed', again);
+          throw fail('The token failed', again);
         }
       }
     },
     close() {
-      try {
-        if (session) api.C_CloseSession(session);
-      } catch {
-        // Closing a session that the token lost already.
-      } finally {
-        session = undefined;
-        module.release();
-      }
+      closeQuietly();
+      module.release();
     },
   };
 }

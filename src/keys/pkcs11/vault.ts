@@ -13,7 +13,8 @@ import {
 } from '../common.js';
 import type { KeyVault, PublicKeyInfo, SigningAlgorithm } from '../port.js';
 import { P256_PARAMS, p256Point } from './ec.js';
-import type { Handle, Pkcs11Binding } from './module.js';
+import type { Handle, Pkcs11Api, Pkcs11Binding } from './module.js';
+import { type Attribute, createHandleCache, findObjects, objectId, objectLabel } from './objects.js';
 import { openToken, type Token, type TokenOptions, type Work } from './token.js';
 
 export interface Pkcs11VaultOptions extends TokenOptions {
@@ -24,25 +25,6 @@ export interface Pkcs11VaultOptions extends TokenOptions {
 const SIGNATURE_BYTES = 64;
 /** CKS_RW_USER_FUNCTIONS: a read-write session of a logged-in user. */
 const LOGGED_IN = 3;
-
-/** The CKA_LABEL of a tenant's objects: a search by it finds all of them (destroyTenant). */
-export const objectLabel = (prefix: string, tenant: string) => `${prefix}:${tenant}`;
-
-/** The CKA_ID of a key's two objects. */
-export const objectId = (kid: string) => Buffer.from(kid, 'utf8');
-
-type Attribute = { type: number; value?: number | boolean | string | Buffer };
-
-function findObjects(api: Parameters<Work<unknown>>[0], session: Handle, template: Attribute[]): Handle[] {
-  api.C_FindObjectsInit(session, template);
-  try {
-    const found: Handle[] = [];
-    for (let batch = api.C_FindObjects(session, 64); batch.length > 0; batch = api.C_FindObjects(session, 64)) found.push(...batch);
-    return found;
-  } finally {
-    api.C_FindObjectsFinal(session);
-  }
-}
 
 function templates(pkcs11: Pkcs11Binding, label: string, kid: string) {
   const common = [
@@ -80,6 +62,7 @@ export async function createPkcs11Vault(options: Pkcs11VaultOptions): Promise<Ke
   const prefix = options.labelPrefix ?? 'backoffice';
   let token: Token | undefined = await openToken(options);
   const { pkcs11 } = token;
+  const handles = createHandleCache(pkcs11, () => token?.epoch ?? -1);
 
   const use = <T>(work: Work<T>, retry = true): T => {
     if (!token) throw vaultClosed();
@@ -95,7 +78,7 @@ export async function createPkcs11Vault(options: Pkcs11VaultOptions): Promise<Ke
     return (api, session) => findObjects(api, session, template);
   };
 
-  function publicInfo(api: Parameters<Work<unknown>>[0], session: Handle, handle: Handle): PublicKeyInfo {
+  function publicInfo(api: Pkcs11Api, session: Handle, handle: Handle): PublicKeyInfo {
     const [id, point] = api.C_GetAttributeValue(session, handle, [{ type: pkcs11.CKA_ID }, { type: pkcs11.CKA_EC_POINT }]);
     const kid = id?.value.toString('utf8') ?? '';
     const { x, y } = p256Point(point?.value ?? Buffer.alloc(0));
@@ -128,7 +111,7 @@ export async function createPkcs11Vault(options: Pkcs11VaultOptions): Promise<Ke
       assertSigningInput(signingInput);
       const digest = createHash('sha256').update(signingInput).digest();
       const signature = use((api, session) => {
-        const [key] = keyObjects(tenant, kid, pkcs11.CKO_PRIVATE_KEY)(api, session);
+        const key = handles.privateKey(api, session, objectLabel(prefix, tenant), kid);
         if (!key) throw keyNotFound(tenant, kid);
         api.C_SignInit(session, { mechanism: pkcs11.CKM_ECDSA }, key);
         return api.C_Sign(session, digest, Buffer.alloc(SIGNATURE_BYTES));
@@ -162,6 +145,7 @@ export async function createPkcs11Vault(options: Pkcs11VaultOptions): Promise<Ke
       assertKeyRef(tenant, kid);
       use((api, session) => {
         const objects = keyObjects(tenant, kid)(api, session);
+        handles.forget(objectLabel(prefix, tenant), kid);
         if (objects.length === 0) throw keyNotFound(tenant, kid);
         for (const handle of objects) api.C_DestroyObject(session, handle);
       }, false);
@@ -172,6 +156,7 @@ export async function createPkcs11Vault(options: Pkcs11VaultOptions): Promise<Ke
       use((api, session) => {
         for (const handle of findObjects(api, session, [{ type: pkcs11.CKA_LABEL, value: objectLabel(prefix, tenant) }]))
           api.C_DestroyObject(session, handle);
+        handles.forgetLabel(objectLabel(prefix, tenant));
       });
     },
 

@@ -5,8 +5,9 @@ import type { SigningAlgorithm } from '../port.js';
 /**
  * Envelope encryption of a private key (docs/keys.md, "Envelope format"): a random data key
  * encrypts the key with AES-256-GCM; a key-encryption key derived from the master key wraps the
- * data key with AES-256-GCM. Both carry associated data naming the tenant, kid and algorithm, so
- * a sealed key copied to another tenant or kid fails to open.
+ * data key with AES-256-GCM. Both carry associated data naming the tenant, kid, algorithm, public
+ * key and creation time, so a sealed key copied to another tenant or kid fails to open, and so does
+ * a record whose public key was replaced (which would otherwise put a stranger's key in the JWKS).
  */
 export const ENVELOPE_FORMAT = 1;
 
@@ -28,10 +29,13 @@ export interface Envelope {
   ciphertext: Buffer;
 }
 
+/** What a sealed key is bound to: the clear fields of its record. */
 export interface KeyRef {
   tenant: string;
   kid: string;
   alg: SigningAlgorithm;
+  publicJwk: { x: string; y: string };
+  createdAt: Date;
 }
 
 const derive = (masterKey: Buffer, info: string, length: number) =>
@@ -50,7 +54,18 @@ export function deriveMasterKey(masterKey: Buffer): MasterKey {
 }
 
 const associatedData = (ref: KeyRef, part: 'data-key' | 'private-key') =>
-  Buffer.from(`backoffice.vault.v${ENVELOPE_FORMAT}\n${part}\n${ref.tenant}\n${ref.kid}\n${ref.alg}`);
+  Buffer.from(
+    [
+      `backoffice.vault.v${ENVELOPE_FORMAT}`,
+      part,
+      ref.tenant,
+      ref.kid,
+      ref.alg,
+      ref.publicJwk.x,
+      ref.publicJwk.y,
+      ref.createdAt.getTime(),
+    ].join('\n'),
+  );
 
 function encrypt(key: Buffer, iv: Buffer, aad: Buffer, plaintext: Buffer): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
@@ -83,17 +98,34 @@ export function seal(master: MasterKey, ref: KeyRef, privateKey: Buffer): Envelo
   }
 }
 
+function integrityFailed(ref: KeyRef, error: unknown): AppError {
+  return new AppError('internal', 'A sealed signing key failed its integrity check', { tenant: ref.tenant, kid: ref.kid }, error);
+}
+
+function unwrapDataKey(master: MasterKey, ref: KeyRef, envelope: Envelope): Buffer {
+  if (envelope.format !== ENVELOPE_FORMAT) throw new Error(`unknown envelope format ${envelope.format}`);
+  const wrapped = envelope.wrappedKey;
+  return decrypt(master.kek, wrapped.subarray(0, IV_BYTES), associatedData(ref, 'data-key'), wrapped.subarray(IV_BYTES));
+}
+
 /** The private key (PKCS#8 DER); the caller zeroes it after use. A record that does not authenticate is `internal`. */
 export function open(master: MasterKey, ref: KeyRef, envelope: Envelope): Buffer {
   let dataKey: Buffer | undefined;
   try {
-    if (envelope.format !== ENVELOPE_FORMAT) throw new Error(`unknown envelope format ${envelope.format}`);
-    const wrapped = envelope.wrappedKey;
-    dataKey = decrypt(master.kek, wrapped.subarray(0, IV_BYTES), associatedData(ref, 'data-key'), wrapped.subarray(IV_BYTES));
+    dataKey = unwrapDataKey(master, ref, envelope);
     return decrypt(dataKey, envelope.iv, associatedData(ref, 'private-key'), envelope.ciphertext);
   } catch (error) {
-    throw new AppError('internal', 'A sealed signing key failed its integrity check', { tenant: ref.tenant, kid: ref.kid }, error);
+    throw integrityFailed(ref, error);
   } finally {
     dataKey?.fill(0);
+  }
+}
+
+/** Checks that the record's clear fields are the ones it was sealed with (cheap: unwraps the data key only). */
+export function authenticate(master: MasterKey, ref: KeyRef, envelope: Envelope): void {
+  try {
+    unwrapDataKey(master, ref, envelope).fill(0);
+  } catch (error) {
+    throw integrityFailed(ref, error);
   }
 }

@@ -12,7 +12,7 @@ import {
   vaultClosed,
 } from '../common.js';
 import type { KeyVault, PublicKeyInfo } from '../port.js';
-import { deriveMasterKey, type MasterKey, open, seal } from './envelope.js';
+import { authenticate, deriveMasterKey, type MasterKey, open, seal } from './envelope.js';
 import { p256PrivateScalar } from './pkcs8.js';
 import type { KeyRecord, KeyRecordStore } from './records.js';
 
@@ -24,13 +24,6 @@ export interface SoftwareVaultOptions {
 
 const generateEcKeyPair = promisify(generateKeyPair);
 
-const toInfo = (record: KeyRecord): PublicKeyInfo => ({
-  kid: record.kid,
-  alg: record.alg,
-  publicJwk: record.publicJwk,
-  createdAt: record.createdAt,
-});
-
 function wrongMasterKey(master: MasterKey, found: string[]): AppError {
   return new AppError('unavailable', 'The key vault master key is not the one that sealed the stored keys', {
     masterKeyId: master.id,
@@ -38,9 +31,22 @@ function wrongMasterKey(master: MasterKey, found: string[]): AppError {
   });
 }
 
+function checkMasterKeyId(master: MasterKey, record: KeyRecord): void {
+  if (record.masterKeyId !== master.id) throw wrongMasterKey(master, [record.masterKeyId]);
+}
+
+/** The public half of a record, once it has proved it is the one sealed with the key (a JWKS must not carry a planted key). */
+function publicInfoOf(master: MasterKey, record: KeyRecord): PublicKeyInfo {
+  checkMasterKeyId(master, record);
+  authenticate(master, record, record);
+  const { x, y } = record.publicJwk;
+  const publicJwk = p256PublicJwk(Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url'), record.kid, record.alg);
+  return { kid: record.kid, alg: record.alg, publicJwk, createdAt: record.createdAt };
+}
+
 /** The private key of a record, opened only for the time of one signature. */
 function privateKeyOf(master: MasterKey, record: KeyRecord): KeyObject {
-  if (record.masterKeyId !== master.id) throw wrongMasterKey(master, [record.masterKeyId]);
+  checkMasterKeyId(master, record);
   const der = open(master, record, record);
   try {
     const { x, y } = record.publicJwk;
@@ -93,7 +99,7 @@ export function createSoftwareVault(options: SoftwareVaultOptions): KeyVault {
       const publicJwk = p256PublicJwk(Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url'), kid, algorithm);
       const der = privateKey.export({ format: 'der', type: 'pkcs8' });
       try {
-        const envelope = seal(master, { tenant, kid, alg: algorithm }, der);
+        const envelope = seal(master, { tenant, kid, alg: algorithm, publicJwk, createdAt }, der);
         await records.put({ tenant, kid, alg: algorithm, publicJwk, createdAt, ...envelope });
       } finally {
         der.fill(0);
@@ -114,7 +120,7 @@ export function createSoftwareVault(options: SoftwareVaultOptions): KeyVault {
     async list(tenant) {
       assertTenantId(tenant);
       await ready();
-      return (await records.list(tenant)).map(toInfo).sort(byCreation);
+      return (await records.list(tenant)).map((record) => publicInfoOf(master, record)).sort(byCreation);
     },
 
     async destroy(tenant, kid) {
