@@ -7,7 +7,6 @@ import { moduleRoutes } from './http-modules.js';
 import { queryRoutes } from './http-queries.js';
 import { recordRoutes } from './http-records.js';
 import { createModuleService } from './modules.js';
-import { rebuildEntity } from './rebuild.js';
 import { createRecordService } from './records.js';
 import { createModuleRegistry, type LoadedModule } from './registry.js';
 
@@ -18,14 +17,13 @@ export type { ModuleDefinition } from './types.js';
 export function createDataContext(deps: { events: EventStore; documents: DocumentStore; authenticate: Authenticate }) {
   const { events, documents, authenticate } = deps;
   const registry = createModuleRegistry(documents);
-  const afterDefine = async (tenant: string, module: LoadedModule, migrated: string[]) => {
+  const afterDefine = async (tenant: string, module: LoadedModule) => {
     for (const [name, entity] of module.entities) {
       for (const field of entity.definition.indexes ?? []) {
         const type = entity.definition.fields[field]?.type;
         if (type) await documents.ensureIndex({ tenant, module: module.name, entity: name }, field, type);
       }
     }
-    for (const entity of migrated) if (module.entities.has(entity)) await rebuildEntity({ events, documents }, tenant, module, entity);
   };
   const modules = createModuleService({ events, documents, registry, hooks: { afterDefine } });
   const records = createRecordService({ events, documents, registry });

@@ -1,5 +1,5 @@
 import type { DocumentStore } from '../documents/port.js';
-import type { EventStore } from '../eventstore/index.js';
+import type { DocumentMigration, EventStore } from '../eventstore/index.js';
 import {
   AppError,
   type FieldError,
@@ -27,8 +27,8 @@ export interface ModuleChange {
 }
 
 export interface ModuleHooks {
-  /** Runs after a version is stored: index creation and, after migrations, document rebuilds. */
-  afterDefine(tenant: string, module: LoadedModule, migratedEntities: string[]): Promise<void>;
+  /** Runs after a version is stored: creates the declared indexes. */
+  afterDefine(tenant: string, module: LoadedModule): Promise<void>;
 }
 
 export function createModuleService(deps: { events: EventStore; documents: DocumentStore; registry: ModuleRegistry; hooks: ModuleHooks }) {
@@ -64,14 +64,14 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
         expectedVersion: previous?.version ?? 'no_stream',
         metadata: metadataOf(context),
         document: { ...MODULES_SCOPE, id: name, data: document as unknown as JsonValue },
+        documentMigrations: documentMigrations(name, previous?.definition, migrations),
       })
       .catch((error: unknown) => {
         if (isAppError(error, 'version_conflict')) throw new AppError('version_conflict', `Module ${name} was changed concurrently; retry`);
         throw error;
       });
     registry.forget(tenant, name);
-    const migrated = [...new Set(migrations.flatMap((m) => (m.entity ? [m.entity] : Object.keys(previous?.definition.entities ?? {}))))];
-    await deps.hooks.afterDefine(tenant, module, migrated);
+    await deps.hooks.afterDefine(tenant, module);
     return { name, version: result.streamVersion, position: result.lastPosition, definition, created: !previous, changed: true };
   }
 
@@ -139,6 +139,19 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
       return { name, version, definition: data.definition, history: current.history.filter((h) => h.version <= version) };
     },
   };
+}
+
+/** Each migration, for every entity it applies to: the entity it names, or every entity that had the field. */
+function documentMigrations(module: string, previous: ModuleDefinition | undefined, migrations: ModuleMigration[]): DocumentMigration[] {
+  return migrations.flatMap((migration) => {
+    const field = 'rename' in migration ? migration.rename.from : migration.drop;
+    const entities = Object.entries(previous?.entities ?? {})
+      .filter(([entity, definition]) => (!migration.entity || migration.entity === entity) && Object.hasOwn(definition.fields, field))
+      .map(([entity]) => entity);
+    return entities.map((entity) =>
+      'rename' in migration ? { module, entity, rename: { ...migration.rename } } : { module, entity, drop: migration.drop },
+    );
+  });
 }
 
 /** A PUT of the current definition (with no migrations, or those of the current version) changes nothing. */

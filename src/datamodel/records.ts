@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AsOf, DocumentRecord, DocumentStore } from '../documents/port.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { AppError, isAppError, type JsonValue, metadataOf, type RequestContext, uuidv7, validationFailed } from '../kernel/index.js';
@@ -57,9 +58,8 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
     if (!prior) return undefined;
     const prefix = recordStream(address.module, address.entity, '');
     const id = prior.streamId.startsWith(prefix) ? prior.streamId.slice(prefix.length) : undefined;
-    const anyId = command.kind === 'create' && options.idGenerated;
-    if (id === undefined || (!anyId && id !== address.id)) {
-      throw new AppError('idempotency_key_reused', 'The idempotency key was used for another record');
+    if (id === undefined || prior.fingerprint !== requestFingerprint({ ...address, id }, command, options)) {
+      throw new AppError('idempotency_key_reused', 'The idempotency key was used for another request');
     }
     const { result } = prior;
     const document = await documents.get({ ...address, id }, { position: result.lastPosition });
@@ -99,7 +99,9 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
         events: decided.map((event) => ({ type: event.type, data: event.data, schemaVersion: module.version })),
         expectedVersion: state.version === 0 ? 'no_stream' : state.version,
         metadata: metadataOf(context),
-        ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+        ...(options.idempotencyKey
+          ? { idempotencyKey: options.idempotencyKey, fingerprint: requestFingerprint(address, command, options) }
+          : {}),
         document: { module: address.module, entity: address.entity, id: address.id, data },
       });
       if (result.duplicate) return viewOf(address.id, await documents.get(address, { position: result.lastPosition }));
@@ -159,6 +161,16 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
 }
 
 export type RecordService = ReturnType<typeof createRecordService>;
+
+/** What makes two writes the same request for `Idempotency-Key`: the command, its body and its record (unless the server chose the id). */
+function requestFingerprint(address: RecordAddress, command: RecordCommand, options: WriteOptions): string {
+  const target = command.kind === 'create' && options.idGenerated ? '' : address.id;
+  const body =
+    command.kind === 'create' ? command.data : command.kind === 'update' ? command.patch : command.kind === 'run' ? command.command : null;
+  return createHash('sha256')
+    .update(JSON.stringify([command.kind, address.module, address.entity, target, body]))
+    .digest('base64url');
+}
 
 function viewOf(id: string, document: DocumentRecord | undefined): RecordView {
   if (!document || document.deleted) throw new AppError('not_found', `No record with id ${id}`);

@@ -34,6 +34,12 @@ export interface DocumentProjection {
   data: JsonValue | null;
 }
 
+/**
+ * A change to the stored documents of one entity, applied in the append's transaction (so no write
+ * can slip between): the same rename or drop that upcasting applies to old events on read.
+ */
+export type DocumentMigration = { module: string; entity: string } & ({ rename: { from: string; to: string } } | { drop: string });
+
 export interface AppendRequest {
   tenant: string;
   streamId: string;
@@ -42,6 +48,9 @@ export interface AppendRequest {
   idempotencyKey?: string;
   metadata?: MetadataInput;
   document?: DocumentProjection;
+  documentMigrations?: DocumentMigration[];
+  /** Identifies the request behind an idempotent append; defaults to a hash of the stream and events. */
+  fingerprint?: string;
 }
 
 export interface AppendResult {
@@ -98,7 +107,7 @@ export interface EventStore {
   readAll(options?: LogReadOptions): Promise<RecordedEvent[]>;
   headPosition(): Promise<bigint>;
   /** The committed append of an idempotency key still within its time to live, and its stream. */
-  findIdempotent(tenant: string, key: string): Promise<{ streamId: string; result: AppendResult } | undefined>;
+  findIdempotent(tenant: string, key: string): Promise<{ streamId: string; fingerprint: string; result: AppendResult } | undefined>;
   readonly checkpoints: CheckpointStore;
   /** Calls the listener after events are committed (by this process or, where the backend can tell, another). */
   onAppended(listener: (position: bigint) => void): () => void;

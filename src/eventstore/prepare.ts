@@ -10,7 +10,7 @@ import {
   uuidv7,
   validationFailed,
 } from '../kernel/index.js';
-import type { AppendRequest, DocumentProjection, EventMetadata, ExpectedVersion, MetadataInput } from './port.js';
+import type { AppendRequest, DocumentMigration, DocumentProjection, EventMetadata, ExpectedVersion, MetadataInput } from './port.js';
 
 /** Documented in docs/eventstore.md; both adapters enforce the same limits before any I/O. */
 export const APPEND_LIMITS = {
@@ -39,6 +39,7 @@ export interface PreparedAppend {
   metadataJson: string;
   events: PreparedEvent[];
   document: PreparedDocument | null;
+  migrations: DocumentMigration[];
 }
 
 export interface PreparedDocument {
@@ -67,11 +68,30 @@ export function prepareAppend(request: AppendRequest): PreparedAppend {
     streamId: request.streamId,
     expected,
     idempotencyKey,
-    fingerprint: idempotencyKey === null ? null : fingerprintOf(request.streamId, events),
+    fingerprint: idempotencyKey === null ? null : (checkFingerprint(request.fingerprint) ?? fingerprintOf(request.streamId, events)),
     metadataJson,
     events,
     document: request.document === undefined ? null : prepareDocument(request.document),
+    migrations: (request.documentMigrations ?? []).map(checkMigration),
   };
+}
+
+function checkFingerprint(fingerprint: unknown): string | undefined {
+  if (fingerprint === undefined) return undefined;
+  if (typeof fingerprint === 'string' && fingerprint.length > 0 && fingerprint.length <= 200) return fingerprint;
+  throw validationFailed('Invalid fingerprint', [{ path: '/fingerprint', message: 'must be a string of 1 to 200 characters' }]);
+}
+
+function checkMigration(migration: DocumentMigration, index: number): DocumentMigration {
+  const names = [
+    migration.module,
+    migration.entity,
+    ...('rename' in migration ? [migration.rename.from, migration.rename.to] : [migration.drop]),
+  ];
+  if (!names.every((name) => typeof name === 'string' && DOCUMENT_NAME.test(name))) {
+    throw validationFailed('Invalid document migration', [{ path: `/documentMigrations/${index}`, message: 'names must be valid' }]);
+  }
+  return migration;
 }
 
 function prepareDocument(document: DocumentProjection): PreparedDocument {

@@ -15,9 +15,24 @@ const KID_BYTES = 16;
  */
 export function newKid(now: number = Date.now()): string {
   const bytes = randomBytes(KID_BYTES);
-  bytes.writeUIntBE(now, 0, TIME_BYTES);
+  if (now <= lastKidTime && lastKid) {
+    // Within one millisecond (or a clock step back), the next kid is the last one plus one, so
+    // kids made by one process always sort in creation order.
+    lastKid.copy(bytes);
+    for (let i = KID_BYTES - 1; i >= TIME_BYTES; i--) {
+      bytes[i] = ((bytes[i] ?? 0) + 1) & 0xff;
+      if (bytes[i] !== 0) break;
+    }
+  } else {
+    bytes.writeUIntBE(now, 0, TIME_BYTES);
+    lastKidTime = now;
+  }
+  lastKid = bytes;
   return bytes.toString('base64url');
 }
+
+let lastKidTime = 0;
+let lastKid: Buffer | undefined;
 
 /** The creation time a kid made by newKid carries, or undefined for a kid of another shape. */
 export function kidTime(kid: string): Date | undefined {
@@ -71,7 +86,8 @@ export function p256PublicJwk(x: Uint8Array, y: Uint8Array, kid: string, alg: Si
   };
 }
 
-/** Oldest first; kids break ties (they start with their creation time). */
+/** Oldest first; kids break ties (one process makes them in increasing byte order). */
 export function byCreation(a: { createdAt: Date; kid: string }, b: { createdAt: Date; kid: string }): number {
-  return a.createdAt.getTime() - b.createdAt.getTime() || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
+  // Byte order of the decoded kids: base64url text does not sort like the bytes it encodes.
+  return a.createdAt.getTime() - b.createdAt.getTime() || Buffer.compare(Buffer.from(a.kid, 'base64url'), Buffer.from(b.kid, 'base64url'));
 }

@@ -437,4 +437,83 @@ export const postgresMigrations: Migration[] = [
         USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
         WITH CHECK (tenant = ${TENANT_SETTING});`,
   },
+  {
+    version: 7,
+    name: 'commit-ordered recorded times, document migrations in the append, request fingerprints',
+    sql: `
+      ALTER TABLE log_head ADD COLUMN recorded_at timestamptz NOT NULL DEFAULT 'epoch';
+      UPDATE log_head SET recorded_at = coalesce((SELECT max(recorded_at) FROM events), 'epoch');
+
+      CREATE OR REPLACE FUNCTION find_idempotent(tenant_id text, idempotency_key text, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        found jsonb;
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
+      BEGIN
+        PERFORM set_config('backoffice.tenant', tenant_id, true);
+        SELECT jsonb_build_object('result', result, 'fingerprint', fingerprint) INTO found FROM idempotency_keys
+          WHERE tenant = tenant_id AND key = idempotency_key AND created_at > clock_timestamp() - ttl;
+        PERFORM set_config('backoffice.tenant', prior, true);
+        RETURN found;
+      END $$;
+
+      -- The renames and drops of a module version, applied to every stored version of the entity's
+      -- documents in the transaction that appends the version (so no write can slip between).
+      CREATE FUNCTION migrate_documents(tenant_id text, migrations jsonb) RETURNS void
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        m jsonb;
+      BEGIN
+        FOR m IN SELECT value FROM jsonb_array_elements(migrations) LOOP
+          IF m ? 'rename' THEN
+            UPDATE documents SET data = (data - (m->'rename'->>'from')) || jsonb_build_object(m->'rename'->>'to', data -> (m->'rename'->>'from'))
+              WHERE tenant = tenant_id AND module = m->>'module' AND entity = m->>'entity' AND data ? (m->'rename'->>'from');
+          ELSE
+            UPDATE documents SET data = data - (m->>'drop')
+              WHERE tenant = tenant_id AND module = m->>'module' AND entity = m->>'entity' AND data ? (m->>'drop');
+          END IF;
+        END LOOP;
+      END $$;
+
+      -- Recorded times follow positions: the time is taken after the log lock and never goes back.
+      CREATE OR REPLACE FUNCTION append_events(batch jsonb, ttl interval) RETURNS jsonb
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        head bigint;
+        at timestamptz;
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
+        outcomes jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(batch)]);
+        independent boolean;
+        tenant_id text;
+        idx integer;
+        d jsonb;
+      BEGIN
+        SELECT position, greatest(date_trunc('milliseconds', clock_timestamp()), recorded_at) INTO head, at FROM log_head FOR UPDATE;
+        SELECT count(*) = count(DISTINCT (value->>'t', value->>'s'))
+           AND count(value->>'k') = count(DISTINCT (value->>'t', value->>'k')) FILTER (WHERE value->>'k' IS NOT NULL)
+          INTO independent FROM jsonb_array_elements(batch);
+        FOR tenant_id, idx IN
+          SELECT DISTINCT value->>'t', NULL::integer FROM jsonb_array_elements(batch) WHERE independent
+          UNION ALL
+          SELECT x.value->>'t', (x.o - 1)::integer FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(value, o) WHERE NOT independent
+          ORDER BY 2
+        LOOP
+          PERFORM set_config('backoffice.tenant', tenant_id, true);
+          FOR d IN SELECT value FROM jsonb_array_elements(append_tenant_group(tenant_id,
+              CASE WHEN idx IS NULL THEN batch ELSE jsonb_build_array(batch->idx) END, head, at, ttl)) LOOP
+            outcomes[coalesce(idx, (d->>'i')::integer) + 1] := append_outcome(d);
+            IF d->>'verdict' = 'ok' THEN
+              head := greatest(head, (d->'result'->>'lastPosition')::bigint);
+              IF d->'req' ? 'mig' THEN
+                PERFORM migrate_documents(tenant_id, d->'req'->'mig');
+              END IF;
+            END IF;
+          END LOOP;
+        END LOOP;
+        UPDATE log_head SET position = head, recorded_at = at;
+        PERFORM pg_notify('backoffice_events', head::text);
+        PERFORM set_config('backoffice.tenant', prior, true);
+        RETURN to_jsonb(outcomes);
+      END $$;`,
+  },
 ];

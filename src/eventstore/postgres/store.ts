@@ -91,13 +91,14 @@ export function postgresEventStore(pool: pg.Pool, options: PostgresEventStoreOpt
     },
     async findIdempotent(tenant, key) {
       assertTenantId(tenant);
-      const { rows } = await pool.query<{ result: StoredResult | null }>('SELECT find_idempotent($1, $2, $3::interval) AS result', [
-        tenant,
-        key,
-        ttl,
-      ]);
-      const stored = rows[0]?.result;
-      return stored ? { streamId: stored.streamId, result: toAppendResult(stored, true) } : undefined;
+      const { rows } = await pool.query<{ found: { result: StoredResult; fingerprint: string } | null }>(
+        'SELECT find_idempotent($1, $2, $3::interval) AS found',
+        [tenant, key, ttl],
+      );
+      const found = rows[0]?.found;
+      return found
+        ? { streamId: found.result.streamId, fingerprint: found.fingerprint, result: toAppendResult(found.result, true) }
+        : undefined;
     },
     checkpoints: {
       async load(name) {
@@ -169,9 +170,10 @@ function batchJson(batch: PreparedAppend[]): string {
   return `[${appends.join(',')}]`;
 }
 
-function documentJson({ document }: PreparedAppend): string {
-  if (document === null) return '';
-  return `,"doc":{"m":"${document.module}","n":"${document.entity}","i":${JSON.stringify(document.id)},"d":${document.dataJson}}`;
+function documentJson({ document, migrations }: PreparedAppend): string {
+  const mig = migrations.length > 0 ? `,"mig":${JSON.stringify(migrations)}` : '';
+  if (document === null) return mig;
+  return `,"doc":{"m":"${document.module}","n":"${document.entity}","i":${JSON.stringify(document.id)},"d":${document.dataJson}}${mig}`;
 }
 
 function toOutcome(outcome: Outcome, append: PreparedAppend): GroupOutcome<AppendResult> {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError, assertStreamId, assertTenantId } from '../../kernel/index.js';
 import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
-import type { AppendResult, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
+import type { AppendResult, DocumentMigration, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
 import { APPEND_LIMITS, type PreparedAppend, type PreparedDocument, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
 import { readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult } from '../rows.js';
 import { migrateSqlite } from './schema.js';
@@ -105,6 +105,7 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
       recordedAt,
     };
     if (append.document !== null) projectDocument(append.tenant, append.document, stored);
+    for (const migration of append.migrations) migrateDocuments(append.tenant, migration);
     if (append.idempotencyKey !== null) {
       statements.rememberKey.run(append.tenant, append.idempotencyKey, append.fingerprint, JSON.stringify(stored), Date.now());
     }
@@ -133,6 +134,14 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     );
   }
 
+  function migrateDocuments(tenant: string, migration: DocumentMigration): void {
+    const scope = [tenant, migration.module, migration.entity];
+    if ('rename' in migration) {
+      const from = `$.${migration.rename.from}`;
+      statements.renameField.run(from, `$.${migration.rename.to}`, from, ...scope, from);
+    } else statements.dropField.run(`$.${migration.drop}`, ...scope, `$.${migration.drop}`);
+  }
+
   function replayIdempotent(append: PreparedAppend): AppendResult | undefined {
     if (append.idempotencyKey === null) return undefined;
     const row = statements.findKey.get(append.tenant, append.idempotencyKey, Date.now() - ttlMs) as
@@ -147,9 +156,16 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     return toAppendResult(JSON.parse(row.result) as StoredResult, true);
   }
 
+  /** Recorded times follow positions: never earlier than the last event's, whatever the clock does. */
+  function commitTime(): string {
+    const now = new Date().toISOString();
+    const last = (statements.lastRecordedAt.get() as { recorded_at: string } | undefined)?.recorded_at;
+    return last !== undefined && last > now ? last : now;
+  }
+
   const writeGroup = db.transaction((batch: PreparedAppend[]): GroupOutcome<AppendResult>[] => {
     let head = (statements.head.get() as { head: number }).head;
-    const recordedAt = new Date().toISOString();
+    const recordedAt = commitTime();
     return batch.map((append) => {
       try {
         const result = replayIdempotent(append) ?? appendOne(append, head, recordedAt);
@@ -190,10 +206,10 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
       return BigInt((statements.head.get() as { head: number }).head);
     },
     async findIdempotent(tenant, key) {
-      const row = statements.findKey.get(tenant, key, Date.now() - ttlMs) as { result: string } | undefined;
+      const row = statements.findKey.get(tenant, key, Date.now() - ttlMs) as { result: string; fingerprint: string } | undefined;
       if (!row) return undefined;
       const stored = JSON.parse(row.result) as StoredResult;
-      return { streamId: stored.streamId, result: toAppendResult(stored, true) };
+      return { streamId: stored.streamId, fingerprint: row.fingerprint, result: toAppendResult(stored, true) };
     },
     checkpoints: {
       async load(name) {
@@ -237,6 +253,14 @@ function prepareStatements(db: Database.Database) {
     ),
     readTenant: db.prepare(`SELECT ${COLUMNS} FROM events WHERE tenant = ? AND position > ? ORDER BY position LIMIT ?`),
     readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    renameField: db.prepare(
+      `UPDATE documents SET data = json_set(json_remove(data, ?), ?, json(data -> ?))
+       WHERE tenant = ? AND module = ? AND entity = ? AND json_type(data, ?) IS NOT NULL`,
+    ),
+    dropField: db.prepare(
+      'UPDATE documents SET data = json_remove(data, ?) WHERE tenant = ? AND module = ? AND entity = ? AND json_type(data, ?) IS NOT NULL',
+    ),
+    lastRecordedAt: db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1'),
     closeDocument: db.prepare(
       `UPDATE documents SET to_position = ?, to_time = ?
        WHERE tenant = ? AND module = ? AND entity = ? AND id = ? AND to_position IS NULL RETURNING created_at`,
