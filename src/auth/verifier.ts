@@ -64,8 +64,8 @@ export function createTokenVerifier(options: VerifierOptions) {
 
   return {
     async verify(token: string): Promise<AccessClaims> {
-      const { alg, kid } = safely(() => decodeProtectedHeader(token));
-      if (alg !== 'ES256' || typeof kid !== 'string') throw new TokenError('unsupported token header');
+      const { alg, kid, typ } = safely(() => decodeProtectedHeader(token));
+      if (alg !== 'ES256' || typeof kid !== 'string' || typ !== 'at+jwt') throw new TokenError('unsupported token header');
       const tenant = safely(() => decodeJwt(token)).tid;
       if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new TokenError('no tenant claim');
       const { payload } = await jwtVerify(token, await keyFor(tenant, kid), {
@@ -73,6 +73,7 @@ export function createTokenVerifier(options: VerifierOptions) {
         issuer: `${options.issuerBase}/t/${tenant}`,
         audience,
         clockTolerance: options.clockToleranceSeconds ?? 5,
+        typ: 'at+jwt',
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'tid'],
       }).catch(() => {
         throw new TokenError('invalid token');

@@ -5,7 +5,7 @@ import { type Authenticate, ProblemSchema } from '../http/index.js';
 import { Position, TenantParams } from '../http/params.js';
 import { upcast } from './evolution.js';
 import { EventsResponse } from './http-schemas.js';
-import { type ModuleRegistry, parseRecordStream } from './registry.js';
+import { type LoadedModule, type ModuleRegistry, parseRecordStream } from './registry.js';
 
 /** `GET /t/{tenant}/events?after=&limit=`: the tenant's log in position order, record events upcast. */
 export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry; authenticate: Authenticate }): FastifyPluginAsync {
@@ -24,16 +24,28 @@ export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry
         await deps.authenticate(request, tenant);
         const after = BigInt(request.query.after ?? '0');
         const page = await deps.events.readTenant(tenant, { after, limit: request.query.limit ?? 100 });
-        const items = await Promise.all(page.map((event) => eventJson(event, deps.registry)));
+        const modules = await loadModules(deps.registry, tenant, page);
+        const items = page.map((event) => eventJson(event, modules));
         return { items, position: (page.at(-1)?.position ?? after).toString() };
       },
     );
   };
 }
 
-async function eventJson(event: RecordedEvent, registry: ModuleRegistry) {
+/** The modules of a page's record events, each loaded once. */
+async function loadModules(
+  registry: ModuleRegistry,
+  tenant: string,
+  page: RecordedEvent[],
+): Promise<Map<string, LoadedModule | undefined>> {
+  const names = new Set(page.flatMap((event) => parseRecordStream(event.streamId)?.module ?? []));
+  const loaded = await Promise.all([...names].map(async (name) => [name, await registry.load(tenant, name)] as const));
+  return new Map(loaded);
+}
+
+function eventJson(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>) {
   const stream = parseRecordStream(event.streamId);
-  const module = stream ? await registry.load(event.tenant, stream.module) : undefined;
+  const module = stream ? modules.get(stream.module) : undefined;
   const data = module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;
   return {
     position: event.position.toString(),

@@ -37,7 +37,10 @@ export function moduleRoutes(deps: { modules: ModuleService; authenticate: Authe
       {
         schema: {
           params: ModuleParams,
-          querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), after: Type.Optional(Position) }),
+          querystring: Type.Object({
+            version: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+            after: Type.Optional(Position),
+          }),
           response: { 200: ModuleResponse, ...errors },
         },
       },

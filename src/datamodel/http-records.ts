@@ -95,7 +95,7 @@ export function recordRoutes(deps: { records: RecordService; events: EventStore;
         schema: {
           params: RecordParams,
           querystring: Type.Object({
-            fromVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+            fromVersion: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
             after: Type.Optional(Position),
           }),

@@ -42,9 +42,21 @@ export function createModuleRegistry(documents: DocumentStore) {
   const cache = new Map<string, { module: LoadedModule | undefined; loadedAt: number }>();
   const key = (tenant: string, name: string) => `${tenant}/${name}`;
 
-  async function load(tenant: string, name: string): Promise<LoadedModule | undefined> {
+  const loading = new Map<string, Promise<LoadedModule | undefined>>();
+
+  /** Concurrent loads of one module share one read (and at most one compilation). */
+  function load(tenant: string, name: string): Promise<LoadedModule | undefined> {
     const cached = cache.get(key(tenant, name));
-    if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached.module;
+    if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return Promise.resolve(cached.module);
+    const inFlight = loading.get(key(tenant, name));
+    if (inFlight) return inFlight;
+    const promise = reload(tenant, name).finally(() => loading.delete(key(tenant, name)));
+    loading.set(key(tenant, name), promise);
+    return promise;
+  }
+
+  async function reload(tenant: string, name: string): Promise<LoadedModule | undefined> {
+    const cached = cache.get(key(tenant, name));
     const record = await documents.get({ tenant, ...MODULES_SCOPE, id: name });
     const unchanged = cached?.module && record?.version === cached.module.version;
     const module = unchanged

@@ -8,8 +8,12 @@ const STRING_MAX = 10_000;
 const TEXT_MAX = 1_000_000;
 const ARRAY_MAX = 10_000;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv, ['date', 'date-time']);
+/** One Ajv per compiled entity: Ajv caches every schema it compiles, so a shared one would grow forever. */
+function newAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv, ['date', 'date-time']);
+  return ajv;
+}
 
 type JsonSchema = Record<string, unknown>;
 
@@ -60,9 +64,17 @@ export function compileEntity(entity: EntityDefinition): EntityValidators {
   const required = Object.entries(entity.fields)
     .filter(([, field]) => field.required)
     .map(([name]) => name);
+  const ajv = newAjv();
   const record = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
-  const fields = new Map(Object.entries(properties).map(([name, schema]) => [name, ajv.compile(schema)]));
-  return { record, field: (name) => fields.get(name) };
+  const fields = new Map<string, ValidateFunction>();
+  const field = (name: string) => {
+    const schema = properties[name];
+    if (!schema) return undefined;
+    let validate = fields.get(name);
+    if (!validate) fields.set(name, (validate = ajv.compile(schema)));
+    return validate;
+  };
+  return { record, field };
 }
 
 export function toFieldErrors(errors: ErrorObject[] | null | undefined, prefix: string): FieldError[] {

@@ -13,26 +13,6 @@ interface Row {
   updated_at: Date;
 }
 
-type Client = pg.PoolClient & { backofficeTenant?: string };
-
-/**
- * Runs work on a pooled connection whose row-level-security tenant is `tenant`. The setting is
- * per session and only re-sent when the connection last served another tenant; every query also
- * filters by tenant itself, so the policy is a second, independent guard.
- */
-export async function withTenant<T>(pool: pg.Pool, tenant: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = (await pool.connect()) as Client;
-  try {
-    if (client.backofficeTenant !== tenant) {
-      await client.query("SELECT set_config('backoffice.tenant', $1, false)", [tenant]);
-      client.backofficeTenant = tenant;
-    }
-    return await work(client);
-  } finally {
-    client.release();
-  }
-}
-
 const COLUMNS = 'id, version, from_position, data, deleted, created_at, updated_at';
 const KEY = 'tenant = $1 AND module = $2 AND entity = $3 AND id = $4';
 
@@ -43,38 +23,35 @@ function asOfCondition(asOf: AsOf | undefined): { sql: string; params: unknown[]
   return { sql: 'from_time <= $5 AND (to_time IS NULL OR to_time > $5)', params: [asOf.time] };
 }
 
+/** Documents are read and written by the table's owner, which its row-level-security policy does not bind (decision 0003): every statement filters by tenant itself. */
 export function postgresDocumentStore(pool: pg.Pool): DocumentStore {
   return {
     async get({ tenant, module, entity, id }, asOf) {
       const condition = asOfCondition(asOf);
-      const { rows } = await withTenant(pool, tenant, (client) =>
-        client.query<Row>(`SELECT ${COLUMNS} FROM documents WHERE ${KEY} AND ${condition.sql}`, [
-          tenant,
-          module,
-          entity,
-          id,
-          ...condition.params,
-        ]),
-      );
+      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM documents WHERE ${KEY} AND ${condition.sql}`, [
+        tenant,
+        module,
+        entity,
+        id,
+        ...condition.params,
+      ]);
       return rows[0] && toRecord(rows[0]);
     },
     async list(spec) {
       const query = compileListQuery(spec, 'postgres');
-      const { rows } = await withTenant(pool, spec.tenant, (client) => client.query(query.sql, query.params));
+      const { rows } = await pool.query(query.sql, query.params);
       return readListPage(rows, spec, 'postgres');
     },
     async aggregate(spec) {
       const query = compileAggregateQuery(spec, 'postgres');
-      const { rows } = await withTenant(pool, spec.tenant, (client) => client.query(query.sql, query.params));
+      const { rows } = await pool.query(query.sql, query.params);
       return readAggregateRows(rows, spec, 'postgres');
     },
     async hasValues({ tenant, module, entity }, field) {
-      const { rows } = await withTenant(pool, tenant, (client) =>
-        client.query(
-          `SELECT 1 FROM documents WHERE tenant = $1 AND module = $2 AND entity = $3 AND to_position IS NULL AND NOT deleted
-           AND data ? $4 LIMIT 1`,
-          [tenant, module, entity, field],
-        ),
+      const { rows } = await pool.query(
+        `SELECT 1 FROM documents WHERE tenant = $1 AND module = $2 AND entity = $3 AND to_position IS NULL AND NOT deleted
+         AND data ? $4 LIMIT 1`,
+        [tenant, module, entity, field],
       );
       return rows.length > 0;
     },
@@ -82,22 +59,22 @@ export function postgresDocumentStore(pool: pg.Pool): DocumentStore {
       await ensurePostgresIndex(pool, field, type);
     },
     async replaceAll(scope, versions) {
-      await withTenant(pool, scope.tenant, async (client) => {
+      const client = await pool.connect();
+      try {
         await client.query('BEGIN');
-        try {
-          await client.query('DELETE FROM documents WHERE tenant = $1 AND module = $2 AND entity = $3', [
-            scope.tenant,
-            scope.module,
-            scope.entity,
-          ]);
-          for (let start = 0; start < versions.length; start += 500)
-            await insertVersions(client, scope, versions.slice(start, start + 500));
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK');
-          throw error;
-        }
-      });
+        await client.query('DELETE FROM documents WHERE tenant = $1 AND module = $2 AND entity = $3', [
+          scope.tenant,
+          scope.module,
+          scope.entity,
+        ]);
+        for (let start = 0; start < versions.length; start += 500) await insertVersions(client, scope, versions.slice(start, start + 500));
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
     },
   };
 }

@@ -37,19 +37,33 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
   let position = await store.checkpoints.load(options.name);
   let stopped = false;
   let wake: (() => void) | undefined;
+  /** An append announced while a batch was being handled: the next sleep is skipped. */
+  let pending = false;
+  /** Ends any sleep, for stop(). */
+  let stopWake: (() => void) | undefined;
   const waiters = new Set<{ position: bigint; resolve: () => void }>();
 
-  const unsubscribe = store.onAppended(() => wake?.());
+  const unsubscribe = store.onAppended(() => {
+    pending = true;
+    wake?.();
+  });
 
-  const sleep = (ms: number) =>
+  /** Waits for the poll interval, or less when an append is announced (not for retries: `wakeable` false). */
+  const sleep = (ms: number, wakeable = true) =>
     new Promise<void>((resolve) => {
+      if (stopped || (wakeable && pending)) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         wake = undefined;
+        stopWake = undefined;
         resolve();
       }
-      wake = done;
+      wake = wakeable ? done : undefined;
+      stopWake = done;
     });
 
   function settleWaiters(): void {
@@ -67,6 +81,7 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
   }
 
   async function step(): Promise<boolean> {
+    pending = false;
     const events = await readBatch();
     const last = events.at(-1);
     if (!last) return false;
@@ -86,7 +101,7 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
         if (!more && !stopped) await sleep(pollIntervalMs);
       } catch (error) {
         options.logger?.error({ err: error, consumer: options.name }, 'consumer batch failed; retrying');
-        await sleep(retryDelay);
+        await sleep(retryDelay, false);
         retryDelay = Math.min(retryDelay * 2, MAX_RETRY_DELAY_MS);
       }
     }
@@ -105,7 +120,7 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
     async stop() {
       stopped = true;
       unsubscribe();
-      wake?.();
+      stopWake?.();
       await running;
       settleWaiters();
     },

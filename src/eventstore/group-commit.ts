@@ -1,5 +1,12 @@
 import type { PreparedAppend } from './prepare.js';
 
+/** A group's serialised data stays well below what one statement or one string can carry. */
+const MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+function appendBytes(append: PreparedAppend): number {
+  return append.events.reduce((sum, event) => sum + event.dataJson.length, append.document?.dataJson.length ?? 0);
+}
+
 /** The outcome of one append inside a group: its result, or the error that concerns it alone. */
 export type GroupOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -30,11 +37,13 @@ export function createGroupCommitter<R>(write: GroupWriter<R>, maxEventsPerGroup
     const rest: Pending<R>[] = [];
     const claimed = new Set<string>();
     let events = 0;
+    let bytes = 0;
     for (const pending of queue) {
       const { tenant, streamId, idempotencyKey } = pending.append;
       const keys = [`s:${tenant}:${streamId}`, ...(idempotencyKey === null ? [] : [`k:${tenant}:${idempotencyKey}`])];
       const size = pending.append.events.length;
-      const fits = group.length === 0 || events + size <= maxEventsPerGroup;
+      const weight = appendBytes(pending.append);
+      const fits = group.length === 0 || (events + size <= maxEventsPerGroup && bytes + weight <= MAX_GROUP_BYTES);
       if (!fits || keys.some((key) => claimed.has(key))) {
         rest.push(pending);
         for (const key of keys) claimed.add(key);
@@ -43,6 +52,7 @@ export function createGroupCommitter<R>(write: GroupWriter<R>, maxEventsPerGroup
       for (const key of keys) claimed.add(key);
       group.push(pending);
       events += size;
+      bytes += weight;
     }
     queue = rest;
     return group;

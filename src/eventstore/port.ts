@@ -108,6 +108,8 @@ export interface EventStore {
   headPosition(): Promise<bigint>;
   /** The committed append of an idempotency key still within its time to live, and its stream. */
   findIdempotent(tenant: string, key: string): Promise<{ streamId: string; fingerprint: string; result: AppendResult } | undefined>;
+  /** Deletes idempotency keys past their time to live; returns how many. Stores also do it hourly. */
+  purgeIdempotencyKeys(): Promise<number>;
   readonly checkpoints: CheckpointStore;
   /** Calls the listener after events are committed (by this process or, where the backend can tell, another). */
   onAppended(listener: (position: bigint) => void): () => void;

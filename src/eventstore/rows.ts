@@ -30,15 +30,18 @@ export function readLimit(limit: number | undefined): number {
   return value;
 }
 
+/** The largest position: PostgreSQL's bigint. */
+const MAX_POSITION = 2n ** 63n - 1n;
+
 export function readAfter(after: bigint): bigint {
-  if (typeof after !== 'bigint' || after < 0n) {
+  if (typeof after !== 'bigint' || after < 0n || after > MAX_POSITION) {
     throw validationFailed('Invalid position', [{ path: 'after', message: 'must be a non-negative position' }]);
   }
   return after;
 }
 
 export function readFromVersion(fromVersion: number): number {
-  if (!Number.isInteger(fromVersion) || fromVersion < 1) {
+  if (!Number.isInteger(fromVersion) || fromVersion < 1 || fromVersion > 2_147_483_647) {
     throw validationFailed('Invalid version', [{ path: 'fromVersion', message: 'must be an integer of at least 1' }]);
   }
   return fromVersion;

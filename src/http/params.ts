@@ -12,14 +12,16 @@ export const RecordParams = Type.Object({
   ...EntityParams.properties,
   id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$' }),
 });
-export const Position = Type.String({ pattern: '^[0-9]{1,19}$', description: 'a global log position' });
+export const Position = Type.String({ pattern: '^[0-9]{1,18}$', description: 'a global log position' });
 
-/** `asOf` is a position (digits) or an RFC 3339 time. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** `asOf` is a position (digits) or an RFC 3339 time with its offset. */
 export function parseAsOf(value: string | undefined): AsOf | undefined {
   if (value === undefined || value === '') return undefined;
-  if (/^[0-9]{1,19}$/.test(value)) return { position: BigInt(value) };
+  if (/^[0-9]{1,18}$/.test(value)) return { position: BigInt(value) };
   const time = Date.parse(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(time)) return { time: new Date(time) };
+  if (RFC3339.test(value) && !Number.isNaN(time)) return { time: new Date(time) };
   throw validationFailed('Invalid asOf', [{ path: '/querystring/asOf', message: 'must be a position or an RFC 3339 time' }]);
 }
 

@@ -43,9 +43,15 @@ export function toProblem(error: unknown, request: FastifyRequest): Problem {
     }));
     return problemOf('validation_failed', 'The request does not match its schema', { instance, errors });
   }
+  if (isNumericOverflow(error)) return problemOf('validation_failed', 'A value or a result is out of the numeric range', { instance });
   const code = fastifyError.statusCode === undefined ? undefined : FRAMEWORK_STATUS[fastifyError.statusCode];
   if (code) return problemOf(code, fastifyError.message ?? errorCodes[code].title, { instance });
   return problemOf('internal', 'An internal error occurred; it has been logged.', { instance });
+}
+
+/** PostgreSQL's numeric_value_out_of_range: a sum or a cast of values a client sent overflowed. */
+function isNumericOverflow(error: unknown): boolean {
+  return error instanceof Error && 'severity' in error && (error as { code?: unknown }).code === '22003';
 }
 
 /** Extension members must never collide with the standard ones. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { validationFailed } from './errors.js';
 
 export const TENANT_ID = /^[a-z][a-z0-9-]{1,62}$/;
-export const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/;
+export const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,239}$/;
 export const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -14,6 +14,8 @@ export interface Platform {
   close(): Promise<void>;
 }
 
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
 /** The composition root: the one place where adapters are chosen and wired together. */
 export async function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Platform> {
   const unsafe = unsafeSettings(config);
@@ -32,11 +34,15 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
       bodyLimitBytes: config.bodyLimitBytes,
       contexts: [{ plugin: healthRoutes([{ name: 'storage', check: () => storage.events.ping() }]) }, { plugin: data.plugin }],
     });
+    const purge = setInterval(() => {
+      storage.events.purgeIdempotencyKeys().catch((error: unknown) => logger.warn({ err: error }, 'idempotency key purge failed'));
+    }, PURGE_INTERVAL_MS).unref();
     return {
       app,
       storage,
       logger,
       async close() {
+        clearInterval(purge);
         await app.close();
         await storage.close();
       },

@@ -261,6 +261,10 @@ export function eventStoreContract(backend: string, fresh: StoreFactory): void {
         const again = await shortLived.append(request);
         assert.equal(again.duplicate, false);
         assert.equal(again.streamVersion, 2);
+        await shortLived.append({ ...request, idempotencyKey: 'ttl-2', streamId: newStream() });
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        assert.equal(await shortLived.purgeIdempotencyKeys(), 2);
+        assert.equal(await shortLived.findIdempotent('acme', 'ttl-2'), undefined);
       } finally {
         await shortLived.close();
       }

@@ -516,4 +516,21 @@ export const postgresMigrations: Migration[] = [
         RETURN to_jsonb(outcomes);
       END $$;`,
   },
+  {
+    version: 8,
+    name: 'purge of expired idempotency keys',
+    sql: `
+      CREATE FUNCTION purge_idempotency_keys(ttl interval) RETURNS integer
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
+        removed integer;
+      BEGIN
+        PERFORM set_config('backoffice.tenant', '*', true);
+        DELETE FROM idempotency_keys WHERE created_at < clock_timestamp() - ttl;
+        GET DIAGNOSTICS removed = ROW_COUNT;
+        PERFORM set_config('backoffice.tenant', prior, true);
+        RETURN removed;
+      END $$;`,
+  },
 ];

@@ -205,6 +205,9 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     async headPosition() {
       return BigInt((statements.head.get() as { head: number }).head);
     },
+    async purgeIdempotencyKeys() {
+      return statements.purgeKeys.run(Date.now() - ttlMs).changes;
+    },
     async findIdempotent(tenant, key) {
       const row = statements.findKey.get(tenant, key, Date.now() - ttlMs) as { result: string; fingerprint: string } | undefined;
       if (!row) return undefined;
@@ -260,6 +263,7 @@ function prepareStatements(db: Database.Database) {
     dropField: db.prepare(
       'UPDATE documents SET data = json_remove(data, ?) WHERE tenant = ? AND module = ? AND entity = ? AND json_type(data, ?) IS NOT NULL',
     ),
+    purgeKeys: db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?'),
     lastRecordedAt: db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1'),
     closeDocument: db.prepare(
       `UPDATE documents SET to_position = ?, to_time = ?
