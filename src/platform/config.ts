@@ -107,6 +107,12 @@ function crossFieldViolations(config: Config): string[] {
   return violations;
 }
 
+/** `BACKOFFICE_*` variables this version does not read (a typo, or a setting of a later version). */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set([...Object.keys(ENVIRONMENT), 'BACKOFFICE_CONFIG', 'BACKOFFICE_TEST_DATABASE_URL']);
+  return Object.keys(env).filter((name) => name.startsWith('BACKOFFICE_') && !known.has(name) && !name.startsWith('BACKOFFICE_TEST_'));
+}
+
 /** Settings that are acceptable on a developer's machine and dangerous elsewhere; printed once at start. */
 export function unsafeSettings(config: Config): string[] {
   const unsafe: string[] = [];

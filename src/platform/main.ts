@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { AppError, createLogger } from '../kernel/index.js';
 import { applyModule, type CommandInput, exportLog, importLog, rebuild, UsageError } from './commands.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, unknownVariables } from './config.js';
 import { createPlatform } from './platform.js';
 
 const USAGE = `Usage: backoffice <command> [options] [--config file.json]
@@ -19,6 +19,8 @@ Settings come from the config file and BACKOFFICE_* environment variables (docs/
 /** Starts the platform and shuts it down cleanly on SIGINT or SIGTERM. */
 async function start(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
+  const unknown = unknownVariables(process.env);
+  if (unknown.length > 0) logger.warn({ variables: unknown }, `ignored environment variables: ${unknown.join(', ')}`);
   const platform = await createPlatform(config, logger);
   const address = await platform.app.listen({ host: config.host, port: config.port });
   logger.info({ address }, `Backoffice listening on ${address}`);

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, storageConfig, unsafeSettings } from '../../src/platform/config.js';
+import { ConfigError, loadConfig, storageConfig, unknownVariables, unsafeSettings } from '../../src/platform/config.js';
 
 const violationsOf = (run: () => unknown): string[] => {
   try {
@@ -77,6 +77,12 @@ describe('configuration', () => {
     assert.equal(violationsOf(() => loadConfig({ env: {}, file: join(dir, 'missing.json') })).length, 1);
     writeFileSync(file, '[1, 2]');
     assert.match(violationsOf(() => loadConfig({ env: {}, file }))[0] ?? '', /not a JSON object/);
+  });
+
+  it('names the BACKOFFICE_ variables it does not read', () => {
+    assert.deepEqual(unknownVariables({ BACKOFFICE_PORT: '1', BACKOFFICE_PROT: '2', BACKOFFICE_TEST_X: '3', HOME: '/' }), [
+      'BACKOFFICE_PROT',
+    ]);
   });
 
   it('warns about settings that lose data or expose traffic', () => {
