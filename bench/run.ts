@@ -16,6 +16,7 @@ import { type BenchModule, progress, type Section } from './support.js';
 /** Every benchmark module, in the order of BENCHMARKS.md. Add new modules here. */
 const MODULES: Record<string, () => Promise<BenchModule>> = {
   eventstore: () => import('./eventstore.js'),
+  http: () => import('./http.js'),
 };
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
