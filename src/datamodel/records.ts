@@ -84,7 +84,9 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
     const { module, entity } = await registry.entity(address.tenant, address.module, address.entity);
     const replayed = attempt === 0 ? await replay(address, command, options) : undefined;
     if (replayed) return replayed;
-    const { state, createdAt } = await current(address);
+    // A server-chosen id (UUIDv7) names no stored record yet: nothing to read.
+    const { state, createdAt } =
+      command.kind === 'create' && options.idGenerated ? { state: initialState, createdAt: undefined } : await current(address);
     if (options.expectedVersion !== undefined && options.expectedVersion !== state.version) {
       throw new AppError('version_conflict', `The record is at version ${state.version}`, { actual: state.version });
     }

@@ -70,8 +70,10 @@ export function compileEntity(entity: EntityDefinition): EntityValidators {
   const field = (name: string) => {
     const schema = properties[name];
     if (!schema) return undefined;
-    let validate = fields.get(name);
-    if (!validate) fields.set(name, (validate = ajv.compile(schema)));
+    const known = fields.get(name);
+    if (known) return known;
+    const validate = ajv.compile(schema);
+    fields.set(name, validate);
     return validate;
   };
   return { record, field };

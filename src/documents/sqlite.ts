@@ -16,7 +16,24 @@ interface Row {
 const COLUMNS = 'id, version, from_position, data, deleted, created_at, updated_at';
 const KEY = 'tenant = ? AND module = ? AND entity = ? AND id = ?';
 
+/** Compiled queries repeat (same filter shapes, values as parameters): their statements are kept, most recent last. */
+const STATEMENT_CACHE_SIZE = 500;
+
 export function sqliteDocumentStore(db: Database.Database): DocumentStore {
+  const statementCache = new Map<string, Database.Statement>();
+  function prepared(sql: string): Database.Statement {
+    const cached = statementCache.get(sql);
+    if (cached) {
+      statementCache.delete(sql);
+      statementCache.set(sql, cached);
+      return cached;
+    }
+    const statement = db.prepare(sql);
+    statementCache.set(sql, statement);
+    if (statementCache.size > STATEMENT_CACHE_SIZE) statementCache.delete(statementCache.keys().next().value as string);
+    return statement;
+  }
+
   const statements = {
     current: db.prepare(`SELECT ${COLUMNS} FROM documents WHERE ${KEY} AND to_position IS NULL`),
     atPosition: db.prepare(
@@ -70,11 +87,11 @@ export function sqliteDocumentStore(db: Database.Database): DocumentStore {
     },
     async list(spec) {
       const query = compileListQuery(spec, 'sqlite');
-      return readListPage(db.prepare(query.sql).all(...(query.params as unknown[])) as Record<string, unknown>[], spec, 'sqlite');
+      return readListPage(prepared(query.sql).all(...(query.params as unknown[])) as Record<string, unknown>[], spec, 'sqlite');
     },
     async aggregate(spec) {
       const query = compileAggregateQuery(spec, 'sqlite');
-      return readAggregateRows(db.prepare(query.sql).all(...(query.params as unknown[])) as Record<string, unknown>[], spec, 'sqlite');
+      return readAggregateRows(prepared(query.sql).all(...(query.params as unknown[])) as Record<string, unknown>[], spec, 'sqlite');
     },
     async hasValues({ tenant, module, entity }, field) {
       return statements.hasValues.get(tenant, module, entity, `$.${field}`) !== undefined;
