@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { FieldType } from '../datamodel/types.js';
-import { createIndexSql, type Dialect } from './query/index.js';
+import { createIndexSql, type Dialect, indexExpression } from './query/index.js';
 import { indexName } from './query/indexes.js';
 
 /**
@@ -45,6 +45,7 @@ export async function ensurePostgresIndex(pool: pg.Pool, field: string, type: Fi
       locked = (await client.query('SELECT pg_try_advisory_lock($1) AS locked', [INDEX_BUILD_LOCK])).rows[0].locked === true;
       if (locked) {
         await build(client, name, declaredIndexSql(field, type, 'postgres'), pollMs);
+        await collectStatistics(client, name, field, type);
         await client.query('SELECT pg_advisory_unlock($1)', [INDEX_BUILD_LOCK]);
       }
       client.release();
@@ -55,6 +56,16 @@ export async function ensurePostgresIndex(pool: pg.Pool, field: string, type: Fi
     if (locked) return;
     await sleep(pollMs);
   }
+}
+
+/**
+ * A partial index gathers no statistics on its expression, so the planner would guess how selective a
+ * filter is (and pick the wrong index). Extended statistics on the expression fix that; ANALYZE fills
+ * them now, autovacuum keeps them fresh.
+ */
+async function collectStatistics(client: Queries, name: string, field: string, type: FieldType): Promise<void> {
+  await client.query(`CREATE STATISTICS IF NOT EXISTS ${name}_s ON (${indexExpression(field, type, 'postgres')}) FROM documents`);
+  await client.query('ANALYZE documents');
 }
 
 async function build(client: Queries, name: string, create: string, pollMs: number): Promise<void> {
