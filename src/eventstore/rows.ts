@@ -1,5 +1,5 @@
 import { validationFailed } from '../kernel/index.js';
-import { type AppendResult, READ_LIMIT_DEFAULT, READ_LIMIT_MAX } from './port.js';
+import { type AppendResult, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, type RecordedEvent } from './port.js';
 
 /** The result of an append as kept with its idempotency key, so that a retry returns it unchanged. */
 export interface StoredResult {
@@ -45,4 +45,37 @@ export function readFromVersion(fromVersion: number): number {
     throw validationFailed('Invalid version', [{ path: 'fromVersion', message: 'must be an integer of at least 1' }]);
   }
   return fromVersion;
+}
+
+/** An events row as both databases return it; each adapter decodes its own JSON and time columns. */
+export interface EventRow<Json, Time> {
+  position: string | number;
+  tenant: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: Json;
+  metadata: Json;
+  recorded_at: Time;
+}
+
+export function toRecordedEvent<Json, Time>(
+  row: EventRow<Json, Time>,
+  json: (value: Json) => unknown,
+  time: (value: Time) => Date,
+): RecordedEvent {
+  return {
+    position: BigInt(row.position),
+    tenant: row.tenant,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    id: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: json(row.data) as RecordedEvent['data'],
+    metadata: json(row.metadata) as RecordedEvent['metadata'],
+    recordedAt: time(row.recorded_at),
+  };
 }

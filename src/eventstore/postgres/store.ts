@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { AppError, assertStreamId, assertTenantId, type Logger } from '../../kernel/index.js';
 import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
-import type { AppendResult, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
+import type { AppendResult, EventStore, LogReadOptions, StreamReadOptions } from '../port.js';
 import { APPEND_LIMITS, type PreparedAppend, prepareAppend, versionConflict } from '../prepare.js';
-import { readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult } from '../rows.js';
+import { type EventRow, readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult, toRecordedEvent } from '../rows.js';
 import { createAppendNotifier } from './notifications.js';
 import { migratePostgres } from './schema.js';
 
@@ -14,19 +14,6 @@ export interface PostgresEventStoreOptions {
   logger?: Logger;
   /** For schema upgrade tests: stop migrating at this version. */
   migrateUpTo?: number;
-}
-
-interface EventRow {
-  position: string;
-  tenant: string;
-  stream_id: string;
-  stream_version: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: RecordedEvent['data'];
-  metadata: RecordedEvent['metadata'];
-  recorded_at: Date;
 }
 
 type Outcome = (StoredResult & { duplicate: boolean }) | { error: string; actual?: number; eventId?: string };
@@ -68,7 +55,14 @@ export function postgresEventStore(pool: pg.Pool, options: PostgresEventStoreOpt
     return outcomes;
   }, APPEND_LIMITS.maxEventsPerAppend);
 
-  const readRows = async (sql: string, params: unknown[]) => (await pool.query<EventRow>(sql, params)).rows.map(toRecordedEvent);
+  const readRows = async (sql: string, params: unknown[]) =>
+    (await pool.query<EventRow<unknown, Date>>(sql, params)).rows.map((row) =>
+      toRecordedEvent(
+        row,
+        (value) => value,
+        (value) => value,
+      ),
+    );
 
   return {
     backend: 'postgres',
@@ -203,19 +197,4 @@ async function warnIfRowSecurityBypassed(pool: pg.Pool, logger?: Logger): Promis
   if (rows[0]?.bypass) {
     logger?.warn('connected to PostgreSQL as a role that bypasses row-level security; use a dedicated non-superuser role');
   }
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    position: BigInt(row.position),
-    tenant: row.tenant,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    id: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    data: row.data,
-    metadata: row.metadata,
-    recordedAt: row.recorded_at,
-  };
 }

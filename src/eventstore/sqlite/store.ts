@@ -4,9 +4,9 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError, assertStreamId, assertTenantId } from '../../kernel/index.js';
 import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
-import type { AppendResult, DocumentMigration, EventStore, LogReadOptions, RecordedEvent, StreamReadOptions } from '../port.js';
+import type { AppendResult, DocumentMigration, EventStore, LogReadOptions, StreamReadOptions } from '../port.js';
 import { APPEND_LIMITS, type PreparedAppend, type PreparedDocument, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
-import { readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult } from '../rows.js';
+import { type EventRow, readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult, toRecordedEvent } from '../rows.js';
 import { migrateSqlite } from './schema.js';
 
 export interface SqliteEventStoreOptions {
@@ -17,19 +17,6 @@ export interface SqliteEventStoreOptions {
   idempotencyTtlMs?: number;
   /** For schema upgrade tests: stop migrating at this version. */
   migrateUpTo?: number;
-}
-
-interface EventRow {
-  position: number;
-  tenant: string;
-  stream_id: string;
-  stream_version: number;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: string;
-  metadata: string;
-  recorded_at: string;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -185,7 +172,14 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     return outcomes;
   }, APPEND_LIMITS.maxEventsPerAppend);
 
-  const readRows = (rows: unknown[]) => (rows as EventRow[]).map(toRecordedEvent);
+  const readRows = (rows: unknown[]) =>
+    (rows as EventRow<string, string>[]).map((row) =>
+      toRecordedEvent(
+        row,
+        (text) => JSON.parse(text),
+        (text) => new Date(text),
+      ),
+    );
 
   return {
     backend: 'sqlite',
@@ -278,20 +272,5 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
     ),
-  };
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    position: BigInt(row.position),
-    tenant: row.tenant,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    id: row.event_id,
-    type: row.type,
-    schemaVersion: row.schema_version,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    recordedAt: new Date(row.recorded_at),
   };
 }
