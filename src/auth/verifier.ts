@@ -30,6 +30,8 @@ export class TokenError extends Error {
   }
 }
 
+const MAX_CACHED_TENANTS = 10_000;
+
 type VerificationKey = Awaited<ReturnType<typeof importJWK>>;
 type CachedKeys = { keys: Map<string, VerificationKey>; refreshedAt: number };
 
@@ -50,7 +52,10 @@ export function createTokenVerifier(options: VerifierOptions) {
     for (const jwk of jwks)
       if (jwk.kid && jwk.kty === 'EC' && jwk.crv === 'P-256') keys.set(jwk.kid, await importJWK({ ...jwk, alg: 'ES256' }, 'ES256'));
     const entry = { keys, refreshedAt: Date.now() };
+    cache.delete(tenant);
     cache.set(tenant, entry);
+    // The tenant comes from a token not yet verified: the cache is bounded, oldest refreshed first out.
+    if (cache.size > MAX_CACHED_TENANTS) cache.delete(cache.keys().next().value as string);
     return entry;
   }
 

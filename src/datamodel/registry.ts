@@ -64,7 +64,9 @@ export function createModuleRegistry(documents: DocumentStore) {
       : record && !record.deleted
         ? compile(record.data as unknown as ModuleDocument, record.position)
         : undefined;
-    cache.set(key(tenant, name), { module, loadedAt: Date.now() });
+    // Only modules that exist are kept: names that name nothing would otherwise grow the cache forever.
+    if (module) cache.set(key(tenant, name), { module, loadedAt: Date.now() });
+    else cache.delete(key(tenant, name));
     return module;
   }
 

@@ -21,6 +21,8 @@ type Outcome = (StoredResult & { duplicate: boolean }) | { error: string; actual
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A transaction left idle (a hung client) would hold the log lock; the server ends it after this. */
 const IDLE_IN_TRANSACTION_MS = 10_000;
+/** No statement may run longer (a runaway query, a lock wait): it fails instead of holding a connection. */
+const STATEMENT_TIMEOUT_MS = 300_000;
 
 /** Opens a pool, applies migrations and returns an event store that owns the pool. */
 export async function createPostgresEventStore(options: PostgresEventStoreOptions): Promise<EventStore> {
@@ -31,7 +33,7 @@ export async function openPostgresPool(options: PostgresEventStoreOptions): Prom
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize ?? 10,
-    options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`,
+    options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS} -c statement_timeout=${STATEMENT_TIMEOUT_MS}`,
   });
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection failed'));
   try {
