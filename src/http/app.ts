@@ -10,12 +10,16 @@ export interface AppOptions {
   contexts: { plugin: FastifyPluginAsync; prefix?: string }[];
 }
 
+const REQUEST_TIMEOUT_MS = 60_000;
+
 /** Builds the HTTP application without listening, so tests drive it through `inject`. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
+    // A client that never finishes sending its request is cut off (server-sent streams are not affected).
+    requestTimeout: REQUEST_TIMEOUT_MS,
     genReqId: (request) => headerValue(request.headers['x-request-id']) ?? uuidv7(),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   });
