@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { AsOf, DocumentRecord, DocumentStore } from '../documents/port.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
-import { AppError, isAppError, type JsonValue, metadataOf, type RequestContext, uuidv7, validationFailed } from '../kernel/index.js';
+import {
+  AppError,
+  isAppError,
+  type JsonValue,
+  metadataOf,
+  RECORD_ID,
+  type RequestContext,
+  uuidv7,
+  validationFailed,
+} from '../kernel/index.js';
 import { decide, evolve, initialState, type RecordCommand, type RecordData, type RecordState } from './decider.js';
 import { upcast } from './evolution.js';
 import { type ModuleRegistry, recordStream } from './registry.js';
@@ -38,7 +47,6 @@ export interface HistoryEntry {
   metadata: { actor: string | null; at: Date; correlationId: string };
 }
 
-const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
 /** Writes without If-Match re-read and re-decide this many times when another writer got in between. */
 const CONFLICT_RETRIES = 10;
 

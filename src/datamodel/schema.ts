@@ -1,9 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { type FieldError, type JsonValue, validationFailed } from '../kernel/index.js';
+import { type FieldError, type JsonValue, RECORD_ID, validationFailed } from '../kernel/index.js';
 import type { EntityDefinition, FieldDefinition, FieldType } from './types.js';
 
-const RECORD_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$';
 const STRING_MAX = 10_000;
 const TEXT_MAX = 1_000_000;
 const ARRAY_MAX = 10_000;
@@ -40,7 +39,7 @@ function typeSchema(type: FieldType, field: Partial<FieldDefinition>): JsonSchem
     case 'array':
       return { type: 'array', maxItems: field.maxItems ?? ARRAY_MAX, items: typeSchema(field.items?.type ?? 'json', field.items ?? {}) };
     case 'reference':
-      return { type: 'string', pattern: RECORD_ID_PATTERN };
+      return { type: 'string', pattern: RECORD_ID.source };
   }
 }
 

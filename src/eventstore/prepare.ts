@@ -5,6 +5,8 @@ import {
   assertTenantId,
   EVENT_TYPE,
   type FieldError,
+  RECORD_ID,
+  TRACEPARENT,
   toJsonText,
   UUID,
   uuidv7,
@@ -51,10 +53,8 @@ export interface PreparedDocument {
 }
 
 const DOCUMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-export const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export function prepareAppend(request: AppendRequest): PreparedAppend {
   assertTenantId(request.tenant);

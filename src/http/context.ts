@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError, type Caller, type RequestContext } from '../kernel/index.js';
+import { AppError, type Caller, type RequestContext, TRACEPARENT } from '../kernel/index.js';
 
 /** Resolves who is calling; the identity context provides the real one (tokens). */
 export type Authenticate = (request: FastifyRequest, tenant: string) => Promise<Caller>;
@@ -10,8 +10,6 @@ export const unauthenticatedAdmin: Authenticate = async (_request, tenant) => ({
 export const noAuthenticator: Authenticate = async () => {
   throw new AppError('unauthorized', 'A bearer token is required');
 };
-
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export function requestContext(request: FastifyRequest, caller: Caller): RequestContext {
   const header = (name: string) => {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { AsOf } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
-import { AppError, validationFailed } from '../kernel/index.js';
+import { AppError, RECORD_ID, validationFailed } from '../kernel/index.js';
 
 const NAME_PATTERN = '^[a-z][a-zA-Z0-9_]{0,62}$';
 
@@ -10,7 +10,7 @@ export const ModuleParams = Type.Object({ ...TenantParams.properties, module: Ty
 export const EntityParams = Type.Object({ ...ModuleParams.properties, entity: Type.String({ pattern: NAME_PATTERN }) });
 export const RecordParams = Type.Object({
   ...EntityParams.properties,
-  id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$' }),
+  id: Type.String({ pattern: RECORD_ID.source }),
 });
 export const Position = Type.String({ pattern: '^[0-9]{1,18}$', description: 'a global log position' });
 

@@ -4,6 +4,10 @@ import { validationFailed } from './errors.js';
 export const TENANT_ID = /^[a-z][a-z0-9-]{1,62}$/;
 export const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,239}$/;
 export const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+/** A record id: chosen by the client, or a UUIDv7. */
+export const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$/;
+/** W3C trace context `traceparent`. */
+export const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function assertTenantId(tenant: unknown, path = 'tenant'): asserts tenant is string {
