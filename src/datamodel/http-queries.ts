@@ -37,7 +37,7 @@ export function queryRoutes(deps: {
 }): FastifyPluginAsync {
   const target = async (params: EntityScope, query: { filter?: string; asOf?: string }) => {
     const { entity } = await deps.registry.entity(params.tenant, params.module, params.entity);
-    const asOf = toQueryAsOf(parseAsOf(query.asOf));
+    const asOf = parseAsOf(query.asOf);
     return {
       ...params,
       fields: entity.definition.fields,
@@ -72,8 +72,7 @@ export function queryRoutes(deps: {
         const base = await target(params, query);
         const sort = parseSort(query.sort, base.fields);
         const select = parseSelect(query.fields, base.fields);
-        const asOf = parseAsOf(query.asOf);
-        const position = asOf && 'position' in asOf ? asOf.position : await deps.events.headPosition();
+        const position = base.asOf && 'position' in base.asOf ? base.asOf.position : await deps.events.headPosition();
         const page = await deps.documents.list({
           ...base,
           sort,
@@ -120,9 +119,4 @@ function parseJson(text: string): unknown {
   } catch {
     throw validationFailed('filter is not valid JSON', [{ path: '/querystring/filter', message: 'must be a JSON object' }]);
   }
-}
-
-function toQueryAsOf(asOf: ReturnType<typeof parseAsOf>) {
-  if (!asOf) return undefined;
-  return 'position' in asOf ? { position: asOf.position } : { time: asOf.time.toISOString() };
 }

@@ -53,11 +53,12 @@ const CONFLICT_RETRIES = 10;
 export function createRecordService(deps: { events: EventStore; documents: DocumentStore; registry: ModuleRegistry }) {
   const { events, documents, registry } = deps;
 
-  async function current(address: RecordAddress): Promise<{ state: RecordState; createdAt?: Date }> {
+  /** The record's state for the decider, and the document it came from (absent for a new record). */
+  async function current(address: RecordAddress): Promise<{ state: RecordState; document?: DocumentRecord }> {
     const document = await documents.get(address);
     if (!document) return { state: initialState };
     const state: RecordState = { status: document.deleted ? 'deleted' : 'active', version: document.version, data: document.data };
-    return { state, createdAt: document.createdAt };
+    return { state, document };
   }
 
   /** A repeated `Idempotency-Key` returns the first response, as it was, and writes nothing. */
@@ -93,13 +94,12 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
     const replayed = attempt === 0 ? await replay(address, command, options) : undefined;
     if (replayed) return replayed;
     // A server-chosen id (UUIDv7) names no stored record yet: nothing to read.
-    const { state, createdAt } =
-      command.kind === 'create' && options.idGenerated ? { state: initialState, createdAt: undefined } : await current(address);
+    const { state, document } = command.kind === 'create' && options.idGenerated ? { state: initialState } : await current(address);
     if (options.expectedVersion !== undefined && options.expectedVersion !== state.version) {
       throw new AppError('version_conflict', `The record is at version ${state.version}`, { actual: state.version });
     }
     const decided = decide(command, state, entity);
-    if (decided.length === 0) return viewOf(address.id, await documents.get(address));
+    if (decided.length === 0) return viewOf(address.id, document);
     const next = decided.reduce((folded, event) => evolve(folded, event, entity.name), state);
     const data = next.status === 'active' ? next.data : null;
     try {
@@ -120,7 +120,7 @@ export function createRecordService(deps: { events: EventStore; documents: Docum
         version: result.streamVersion,
         position: result.lastPosition,
         data: data ?? {},
-        createdAt: createdAt ?? result.recordedAt,
+        createdAt: document?.createdAt ?? result.recordedAt,
         updatedAt: result.recordedAt,
       };
     } catch (error) {
