@@ -1,5 +1,5 @@
 import { TENANT_ID } from '../kernel/index.js';
-import { FIELD_TYPES, type FieldDefinition, type ModuleDefinition, NAME, NUMERIC_TYPES, TEXT_TYPES } from './types.js';
+import { FIELD_TYPES, type FieldDefinition, NAME, NUMERIC_TYPES, TEXT_TYPES } from './types.js';
 
 export const DEFINITION_LIMITS = { entities: 100, fieldsPerEntity: 200, commandsPerEntity: 50, indexesPerEntity: 20, enumValues: 500 };
 const EVENT_NAME = /^[A-Z][A-Za-z0-9]{0,99}$/;
@@ -162,8 +162,4 @@ function isRegExp(pattern: string): boolean {
 /** `order` → `Order`: the prefix of an entity's event types. */
 export function eventPrefix(entity: string): string {
   return entity.charAt(0).toUpperCase() + entity.slice(1);
-}
-
-export function isModuleDefinition(input: unknown): input is ModuleDefinition {
-  return checkModuleDefinition(input).length === 0;
 }

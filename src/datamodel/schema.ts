@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { utcMillis } from '../documents/query/fields.js';
 import { type FieldError, type JsonValue, RECORD_ID, validationFailed } from '../kernel/index.js';
 import type { EntityDefinition, FieldDefinition, FieldType } from './types.js';
 
@@ -92,17 +93,18 @@ export function normaliseValues(entity: EntityDefinition, data: Record<string, J
   const result: Record<string, JsonValue> = {};
   for (const [name, value] of Object.entries(data)) {
     const field = Object.hasOwn(entity.fields, name) ? entity.fields[name] : undefined;
-    if (field?.type === 'datetime' && typeof value === 'string') result[name] = utcMillis(value, `/data/${name}`);
+    if (field?.type === 'datetime' && typeof value === 'string') result[name] = storedTime(value, `/data/${name}`);
     else if (field?.type === 'array' && field.items?.type === 'datetime' && Array.isArray(value)) {
-      result[name] = value.map((item, i) => (typeof item === 'string' ? utcMillis(item, `/data/${name}/${i}`) : item));
+      result[name] = value.map((item, i) => (typeof item === 'string' ? storedTime(item, `/data/${name}/${i}`) : item));
     } else result[name] = value;
   }
   return result;
 }
 
-/** RFC 3339 allows a leap second (`:60`), which no clock here represents: it is refused. */
-function utcMillis(value: string, path: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw validationFailed('Invalid datetime', [{ path, message: 'must be an RFC 3339 time without a leap second' }]);
-  return new Date(time).toISOString();
+/** The stored form of a datetime; RFC 3339 allows a leap second (`:60`), which no clock here represents: it is refused. */
+function storedTime(value: string, path: string): string {
+  const stored = utcMillis(value);
+  if (stored === undefined)
+    throw validationFailed('Invalid datetime', [{ path, message: 'must be an RFC 3339 time without a leap second' }]);
+  return stored;
 }

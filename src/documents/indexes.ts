@@ -1,16 +1,7 @@
 import type pg from 'pg';
 import type { FieldType } from '../datamodel/types.js';
-import { createIndexSql, type Dialect, indexExpression } from './query/index.js';
+import { createIndexSql, indexExpression } from './query/index.js';
 import { indexName } from './query/indexes.js';
-
-/**
- * The DDL of a declared index: the index shared by every tenant and entity that declares an index on a
- * field of this name and value kind (see `createIndexSql`). `IF NOT EXISTS` makes every later declaration
- * of the same field a no-op, so the number of indexes a write maintains is that of distinct fields.
- */
-export function declaredIndexSql(field: string, type: FieldType, dialect: Dialect): string {
-  return createIndexSql({ field, type }, dialect);
-}
 
 /** Serialises the builds of declared indexes across connections and processes (next to MIGRATION_LOCK). */
 const INDEX_BUILD_LOCK = 7_246_118_002;
@@ -44,7 +35,7 @@ export async function ensurePostgresIndex(pool: pg.Pool, field: string, type: Fi
     try {
       locked = (await client.query('SELECT pg_try_advisory_lock($1) AS locked', [INDEX_BUILD_LOCK])).rows[0].locked === true;
       if (locked) {
-        await build(client, name, declaredIndexSql(field, type, 'postgres'), pollMs);
+        await build(client, name, createIndexSql({ field, type }, 'postgres'), pollMs);
         await collectStatistics(client, name, field, type);
         await client.query('SELECT pg_advisory_unlock($1)', [INDEX_BUILD_LOCK]);
       }

@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
-import { declaredIndexSql } from './indexes.js';
 import type { DocumentKey, DocumentRecord, DocumentStore, DocumentVersion } from './port.js';
-import { compileAggregateQuery, compileListQuery, readAggregateRows, readListPage } from './query/index.js';
+import { compileAggregateQuery, compileListQuery, createIndexSql, readAggregateRows, readListPage } from './query/index.js';
 
 interface Row {
   id: string;
@@ -100,7 +99,8 @@ export function sqliteDocumentStore(db: Database.Database): DocumentStore {
       replace.immediate(scope, versions);
     },
     async ensureIndex(_scope, field, type) {
-      db.exec(declaredIndexSql(field, type, 'sqlite'));
+      // One index per field name and value kind, shared by every tenant and entity (IF NOT EXISTS).
+      db.exec(createIndexSql({ field, type }, 'sqlite'));
     },
   };
 }
