@@ -1,14 +1,22 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { DocumentStore } from '../documents/port.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { type Authenticate, ProblemSchema } from '../http/index.js';
 import { Position, TenantParams } from '../http/params.js';
+import type { JsonValue } from '../kernel/index.js';
+import { eventFilter } from './access-events.js';
 import { upcast } from './evolution.js';
 import { EventsResponse } from './http-schemas.js';
 import { type LoadedModule, type ModuleRegistry, parseRecordStream } from './registry.js';
 
-/** `GET /t/{tenant}/events?after=&limit=`: the tenant's log in position order, record events upcast. */
-export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry; authenticate: Authenticate }): FastifyPluginAsync {
+/** `GET /t/{tenant}/events?after=&limit=`: the tenant's log in position order, record events upcast, as the caller may see it. */
+export function eventRoutes(deps: {
+  events: EventStore;
+  documents: DocumentStore;
+  registry: ModuleRegistry;
+  authenticate: Authenticate;
+}): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { tenant: string }; Querystring: { after?: string; limit?: number } }>(
       '/t/:tenant/events',
@@ -21,11 +29,17 @@ export function eventRoutes(deps: { events: EventStore; registry: ModuleRegistry
       },
       async (request) => {
         const { tenant } = request.params;
-        await deps.authenticate(request, tenant);
+        const principal = await deps.authenticate(request, tenant);
         const after = BigInt(request.query.after ?? '0');
         const page = await deps.events.readTenant(tenant, { after, limit: request.query.limit ?? 100 });
         const modules = await loadModules(deps.registry, tenant, page);
-        const items = page.map((event) => eventJson(event, modules));
+        const visible = eventFilter(principal, tenant, deps.documents, modules);
+        const items = [];
+        for (const event of page) {
+          const seen = await visible(event, upcastData(event, modules));
+          if (seen) items.push(eventJson(event, seen.data));
+        }
+        // The last position scanned, seen or not: the next page continues past the events skipped here.
         return { items, position: (page.at(-1)?.position ?? after).toString() };
       },
     );
@@ -43,10 +57,13 @@ async function loadModules(
   return new Map(loaded);
 }
 
-function eventJson(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>) {
+function upcastData(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>): JsonValue {
   const stream = parseRecordStream(event.streamId);
   const module = stream ? modules.get(stream.module) : undefined;
-  const data = module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;
+  return module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;
+}
+
+function eventJson(event: RecordedEvent, data: JsonValue) {
   return {
     position: event.position.toString(),
     id: event.id,

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { EventStore } from '../eventstore/index.js';
-import { type Authenticate, ifMatchVersion, ProblemSchema, requestContext } from '../http/index.js';
+import { type Authenticate, authorize, callerOf, ifMatchVersion, ProblemSchema, requestContext } from '../http/index.js';
 import { ModuleParams, Position, TenantParams, waitForPosition } from '../http/params.js';
 import { ModuleResponse } from './http-schemas.js';
 import type { createModuleService } from './modules.js';
@@ -25,7 +25,9 @@ export function moduleRoutes(deps: { modules: ModuleService; authenticate: Authe
       },
       async (request, reply) => {
         const { tenant, module } = request.params;
-        const context = requestContext(request, await deps.authenticate(request, tenant));
+        const principal = await deps.authenticate(request, tenant);
+        authorize(principal, 'modules', 'admin');
+        const context = requestContext(request, callerOf(principal));
         const change = await deps.modules.define(context, tenant, module, request.body, ifMatchVersion(request));
         reply.code(change.created ? 201 : 200).header('etag', `"${change.version}"`);
         return { name: change.name, version: change.version, position: change.position.toString(), definition: change.definition };
@@ -46,7 +48,7 @@ export function moduleRoutes(deps: { modules: ModuleService; authenticate: Authe
       },
       async (request, reply) => {
         const { tenant, module } = request.params;
-        await deps.authenticate(request, tenant);
+        authorize(await deps.authenticate(request, tenant), 'modules', 'read');
         await waitForPosition(deps.events, request.query.after);
         const found = await deps.modules.get(tenant, module, request.query.version, request.query.after !== undefined);
         reply.header('etag', `"${found.version}"`);
@@ -64,7 +66,7 @@ export function moduleRoutes(deps: { modules: ModuleService; authenticate: Authe
         },
       },
       async (request) => {
-        await deps.authenticate(request, request.params.tenant);
+        authorize(await deps.authenticate(request, request.params.tenant), 'modules', 'read');
         await waitForPosition(deps.events, request.query.after);
         return { items: await deps.modules.list(request.params.tenant) };
       },

@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { DocumentStore } from '../documents/port.js';
 import { decodeCursor, parseGroupBy, parseMeasures, parseSelect, parseSort } from '../documents/query/index.js';
 import type { EventStore } from '../eventstore/index.js';
 import { type Authenticate, ProblemSchema } from '../http/index.js';
 import { EntityParams, Position, parseAsOf, waitForPosition } from '../http/params.js';
 import { validationFailed } from '../kernel/index.js';
+import { type AccessGuards, filterFields } from './access.js';
 import { Data } from './http-schemas.js';
 import type { ModuleRegistry } from './registry.js';
 
@@ -34,7 +35,14 @@ export function queryRoutes(deps: {
   events: EventStore;
   registry: ModuleRegistry;
   authenticate: Authenticate;
+  guards: AccessGuards;
 }): FastifyPluginAsync {
+  /** What the caller may read of the entity (a member of the group it is shared with may read too). */
+  const authorized = async (request: FastifyRequest<{ Params: EntityScope }>) => {
+    const { tenant, module, entity } = request.params;
+    const principal = await deps.authenticate(request, tenant, { entity: { module, entity } });
+    return deps.guards.forEntity(principal, { tenant, module, entity }, 'read');
+  };
   const target = async (params: EntityScope, query: { filter?: string; asOf?: string }) => {
     const { entity } = await deps.registry.entity(params.tenant, params.module, params.entity);
     const asOf = parseAsOf(query.asOf);
@@ -67,20 +75,28 @@ export function queryRoutes(deps: {
       },
       async (request) => {
         const { query, params } = request;
-        await deps.authenticate(request, params.tenant);
+        const guard = await authorized(request);
         await waitForPosition(deps.events, query.after);
         const base = await target(params, query);
         const sort = parseSort(query.sort, base.fields);
         const select = parseSelect(query.fields, base.fields);
+        guard.refuseHidden(filterFields(base.filter), 'filter');
+        guard.refuseHidden(
+          sort.map((key) => key.field),
+          'sort',
+        );
+        guard.refuseHidden(select ?? [], 'fields');
         const position = base.asOf && 'position' in base.asOf ? base.asOf.position : await deps.events.headPosition();
         const page = await deps.documents.list({
           ...base,
+          filter: guard.filter(base.filter),
           sort,
           limit: query.limit ?? 50,
           ...(query.cursor ? { after: decodeCursor(query.cursor, sort, base.fields) } : {}),
           ...(select ? { select } : {}),
         });
-        return { items: page.items, nextCursor: page.nextCursor, position: position.toString() };
+        const items = page.items.map((item) => ({ ...item, data: guard.strip(item.data) }));
+        return { items, nextCursor: page.nextCursor, position: position.toString() };
       },
     );
 
@@ -99,14 +115,18 @@ export function queryRoutes(deps: {
       },
       async (request) => {
         const { query, params } = request;
-        await deps.authenticate(request, params.tenant);
+        const guard = await authorized(request);
         await waitForPosition(deps.events, query.after);
         const base = await target(params, query);
-        const groups = await deps.documents.aggregate({
-          ...base,
-          groupBy: parseGroupBy(query.groupBy, base.fields),
-          measures: parseMeasures(query.measures ?? 'count', base.fields),
-        });
+        const groupBy = parseGroupBy(query.groupBy, base.fields);
+        const measures = parseMeasures(query.measures ?? 'count', base.fields);
+        guard.refuseHidden(filterFields(base.filter), 'filter');
+        guard.refuseHidden(groupBy, 'groupBy');
+        guard.refuseHidden(
+          measures.flatMap((measure) => measure.field ?? []),
+          'measures',
+        );
+        const groups = await deps.documents.aggregate({ ...base, filter: guard.filter(base.filter), groupBy, measures });
         return { groups };
       },
     );

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { DocumentStore } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
 import type { Authenticate } from '../http/index.js';
+import { createAccessGuards } from './access.js';
 import { eventRoutes } from './http-events.js';
 import { moduleRoutes } from './http-modules.js';
 import { queryRoutes } from './http-queries.js';
@@ -11,6 +12,7 @@ import { createRecordService } from './records.js';
 import { createModuleRegistry, type LoadedModule } from './registry.js';
 
 export { rebuildEntity, rebuildProjections } from './rebuild.js';
+export { isDataStream } from './registry.js';
 export type { ModuleDefinition } from './types.js';
 
 /** The data model context: modules defined at runtime, their records, history and the event log route. */
@@ -27,11 +29,12 @@ export function createDataContext(deps: { events: EventStore; documents: Documen
   };
   const modules = createModuleService({ events, documents, registry, hooks: { afterDefine } });
   const records = createRecordService({ events, documents, registry });
+  const guards = createAccessGuards({ documents, registry });
   const plugin: FastifyPluginAsync = async (app) => {
     await app.register(moduleRoutes({ modules, events, authenticate }));
-    await app.register(queryRoutes({ documents, events, registry, authenticate }));
-    await app.register(recordRoutes({ records, events, authenticate }));
-    await app.register(eventRoutes({ events, registry, authenticate }));
+    await app.register(queryRoutes({ documents, events, registry, authenticate, guards }));
+    await app.register(recordRoutes({ records, events, authenticate, guards }));
+    await app.register(eventRoutes({ events, documents, registry, authenticate }));
   };
   return { plugin, modules, records, registry };
 }

@@ -17,6 +17,9 @@ export function parseRecordStream(streamId: string): { module: string; entity: s
   return match?.[1] && match[2] && match[3] ? { module: match[1], entity: match[2], id: match[3] } : undefined;
 }
 
+/** A stream of the tenant's own data: a module definition or a record (not an identity object). */
+export const isDataStream = (streamId: string) => streamId.startsWith('module:') || parseRecordStream(streamId) !== undefined;
+
 /** The stored form of a module's current version. */
 export interface ModuleDocument {
   name: string;

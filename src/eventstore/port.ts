@@ -95,9 +95,10 @@ export interface CheckpointStore {
 }
 
 /**
- * The event log, source of truth of the platform. Positions are gapless and committed in
- * order: once position N is readable, every position below N is readable too, so a reader
- * that remembers the last position it saw never skips an event (docs/decisions/0002).
+ * The event log, source of truth of the platform. Positions are gapless (but for the positions of
+ * deleted tenants) and committed in order: once position N is readable, every position below N is
+ * readable too, so a reader that remembers the last position it saw never skips an event
+ * (docs/decisions/0002).
  */
 export interface EventStore {
   readonly backend: 'sqlite' | 'postgres';
@@ -110,6 +111,12 @@ export interface EventStore {
   findIdempotent(tenant: string, key: string): Promise<{ streamId: string; fingerprint: string; result: AppendResult } | undefined>;
   /** Deletes idempotency keys past their time to live; returns how many. Stores also do it hourly. */
   purgeIdempotencyKeys(): Promise<number>;
+  /**
+   * Deletes the tenant's events, documents (every version) and idempotency keys in one transaction.
+   * Other tenants' positions do not change and the deleted positions are never given again: the log
+   * just no longer holds them. The tenant's streams start again from version 1.
+   */
+  deleteTenant(tenant: string): Promise<void>;
   readonly checkpoints: CheckpointStore;
   /** Calls the listener after events are committed (by this process or, where the backend can tell, another). */
   onAppended(listener: (position: bigint) => void): () => void;

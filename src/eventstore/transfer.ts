@@ -20,14 +20,23 @@ const PAGE = 5000;
 /** Streams imported at once; group commit writes their appends together. */
 const IMPORT_CONCURRENCY = 64;
 
-/** Writes the tenant's whole log as JSON lines, in position order. Returns the number of events. */
-export async function exportTenant(events: EventStore, tenant: string, out: Writable): Promise<number> {
+/**
+ * Writes the tenant's log as JSON lines, in position order (only the streams `include` accepts,
+ * all by default). Returns the number of events written.
+ */
+export async function exportTenant(
+  events: EventStore,
+  tenant: string,
+  out: Writable,
+  include: (streamId: string) => boolean = () => true,
+): Promise<number> {
   let count = 0;
   for (let after = 0n; ; ) {
     const page = await events.readTenant(tenant, { after, limit: PAGE });
-    const lines = page.map((event) => JSON.stringify(toExported(event))).join('\n');
-    if (page.length > 0 && !out.write(`${lines}\n`)) await new Promise((resolve) => out.once('drain', resolve));
-    count += page.length;
+    const kept = page.filter((event) => include(event.streamId));
+    const lines = kept.map((event) => JSON.stringify(toExported(event))).join('\n');
+    if (kept.length > 0 && !out.write(`${lines}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+    count += kept.length;
     const last = page.at(-1);
     if (!last || page.length < PAGE) return count;
     after = last.position;

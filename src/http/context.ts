@@ -1,15 +1,31 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError, type Caller, type RequestContext, TRACEPARENT } from '../kernel/index.js';
+import { type Access, AppError, type Caller, type Principal, type RequestContext, TRACEPARENT } from '../kernel/index.js';
 
-/** Resolves who is calling; the identity context provides the real one (tokens). */
-export type Authenticate = (request: FastifyRequest, tenant: string) => Promise<Caller>;
+export interface AuthenticateOptions {
+  /** The entity the route serves (`<module>.<entity>`): a member of the group it is shared with may act too. */
+  entity?: { module: string; entity: string };
+  /** The password change route: the one route a token that must change its password may call. */
+  passwordChange?: boolean;
+}
 
-/** Only on the embedded default with `auth: disabled`: every caller is the tenant's admin. */
-export const unauthenticatedAdmin: Authenticate = async (_request, tenant) => ({ tenant, user: 'anonymous', roles: ['admin'] });
+/**
+ * Resolves who is calling from the request's bearer token, for a route of `tenant`: `unauthorized`
+ * without a valid token, `forbidden` for a token that may not act in this tenant, `tenant_suspended`,
+ * `password_change_required`.
+ */
+export type Authenticate = (request: FastifyRequest, tenant: string, options?: AuthenticateOptions) => Promise<Principal>;
 
-export const noAuthenticator: Authenticate = async () => {
-  throw new AppError('unauthorized', 'A bearer token is required');
-};
+/** The access the principal has for the action on the resource, or `forbidden`. */
+export function authorize(principal: Principal, resource: string, action: string): Access {
+  const access = principal.access(resource, action);
+  if (!access) throw new AppError('forbidden', `Your roles do not allow ${action} on ${resource}`);
+  return access;
+}
+
+/** A caller's identity without its permissions (what commands record as the actor). */
+export function callerOf(principal: Principal): Caller {
+  return { tenant: principal.tenant, user: principal.user, roles: principal.roles };
+}
 
 export function requestContext(request: FastifyRequest, caller: Caller): RequestContext {
   const header = (name: string) => {
@@ -21,6 +37,7 @@ export function requestContext(request: FastifyRequest, caller: Caller): Request
   const tracestate = header('tracestate');
   return {
     caller,
+    address: request.ip,
     correlationId: correlationId && correlationId.length <= 200 ? correlationId : String(request.id),
     ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
     ...(traceparent && tracestate && tracestate.length <= 512 ? { tracestate } : {}),
@@ -43,3 +60,17 @@ export function idempotencyKey(request: FastifyRequest): string | undefined {
   const value = request.headers['idempotency-key'];
   return typeof value === 'string' ? value : undefined;
 }
+
+/** Every action on every resource, nothing hidden. */
+export const FULL_ACCESS: Access = Object.freeze({ hiddenFields: Object.freeze([]) });
+
+/**
+ * The tenant's admin without a token: for in-process callers only (the CLI, tests, the benchmarks'
+ * authentication-off baseline). The served platform never uses it.
+ */
+export const unauthenticatedAdmin: Authenticate = async (_request, tenant) => ({
+  tenant,
+  user: 'anonymous',
+  roles: ['admin'],
+  access: () => FULL_ACCESS,
+});

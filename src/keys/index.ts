@@ -1,4 +1,13 @@
 export { KID } from './common.js';
+export {
+  type ClassifiedKey,
+  classifyKeys,
+  createKeyring,
+  type KeyDescription,
+  type Keyring,
+  type KeyringOptions,
+  type KeyState,
+} from './keyring.js';
 export type { Pkcs11VaultOptions } from './pkcs11/vault.js';
 export type { KeyVault, PublicJwk, PublicKeyInfo, SigningAlgorithm } from './port.js';
 export { SIGNING_ALGORITHMS } from './port.js';

@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { createDataContext, rebuildProjections } from '../datamodel/index.js';
+import { createDataContext, isDataStream, rebuildProjections } from '../datamodel/index.js';
 import { exportTenant, importTenant } from '../eventstore/transfer.js';
 import { unauthenticatedAdmin } from '../http/index.js';
 import { assertTenantId, uuidv7 } from '../kernel/index.js';
@@ -55,13 +55,16 @@ export async function rebuild(config: Config, { options, print }: CommandInput):
   });
 }
 
-/** `export <tenant> [--out file]`: the tenant's whole log as JSON lines (standard output by default). */
+/**
+ * `export <tenant> [--out file]`: the tenant's data (module and record events) as JSON lines, on
+ * standard output by default. Users, roles and clients stay out: their secrets are not in the log.
+ */
 export async function exportLog(config: Config, { args, options, print }: CommandInput): Promise<void> {
   const tenant = required(args[0], 'the tenant');
   assertTenantId(tenant);
   await withStorage(config, async (storage) => {
     const out = options.out ? createWriteStream(options.out) : process.stdout;
-    const count = await exportTenant(storage.events, tenant, out);
+    const count = await exportTenant(storage.events, tenant, out, isDataStream);
     if (options.out) {
       out.end();
       await finished(out);

@@ -22,7 +22,25 @@ export const ConfigSchema = Type.Object(
     databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
     sqliteSynchronous: oneOf(['FULL', 'NORMAL'], 'FULL'),
     logLevel: oneOf(LOG_LEVELS, 'info'),
-    auth: oneOf(['required', 'disabled'], 'required'),
+    /** The public base URL of the platform: issuers are `<publicUrl>/t/{tenant}`. Default `http://<host>:<port>`. */
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*[^/?#])?$' })),
+    /** The password of `central`'s `admin` on first start; generated and printed once when absent. */
+    adminPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    keyVault: oneOf(['software', 'pkcs11'], 'software'),
+    /** The software vault's master key, 32 bytes in base64; else read from (or created in) masterKeyFile. */
+    masterKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+    masterKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+    pkcs11Module: Type.Optional(Type.String({ minLength: 1 })),
+    pkcs11TokenLabel: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    pkcs11Slot: Type.Optional(Type.Integer({ minimum: 0 })),
+    pkcs11Pin: Type.Optional(Type.String({ minLength: 1 })),
+    accessTokenSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 900 }),
+    refreshSlidingSeconds: Type.Integer({ minimum: 300, maximum: 30 * 86_400, default: 12 * 3600 }),
+    refreshAbsoluteSeconds: Type.Integer({ minimum: 300, maximum: 365 * 86_400, default: 7 * 86_400 }),
+    keyRotationDays: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
+    /** argon2id cost of password hashes (docs/identity.md explains the default). */
+    passwordHashMemoryKib: Type.Integer({ minimum: 8192, maximum: 4_194_304, default: 19_456 }),
+    passwordHashIterations: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024 }),
   },
@@ -41,7 +59,21 @@ const ENVIRONMENT: Record<string, keyof Config> = {
   BACKOFFICE_DATABASE_POOL_SIZE: 'databasePoolSize',
   BACKOFFICE_SQLITE_SYNCHRONOUS: 'sqliteSynchronous',
   BACKOFFICE_LOG_LEVEL: 'logLevel',
-  BACKOFFICE_AUTH: 'auth',
+  BACKOFFICE_PUBLIC_URL: 'publicUrl',
+  BACKOFFICE_ADMIN_PASSWORD: 'adminPassword',
+  BACKOFFICE_KEY_VAULT: 'keyVault',
+  BACKOFFICE_MASTER_KEY: 'masterKey',
+  BACKOFFICE_MASTER_KEY_FILE: 'masterKeyFile',
+  BACKOFFICE_PKCS11_MODULE: 'pkcs11Module',
+  BACKOFFICE_PKCS11_TOKEN_LABEL: 'pkcs11TokenLabel',
+  BACKOFFICE_PKCS11_SLOT: 'pkcs11Slot',
+  BACKOFFICE_PKCS11_PIN: 'pkcs11Pin',
+  BACKOFFICE_ACCESS_TOKEN_SECONDS: 'accessTokenSeconds',
+  BACKOFFICE_REFRESH_SLIDING_SECONDS: 'refreshSlidingSeconds',
+  BACKOFFICE_REFRESH_ABSOLUTE_SECONDS: 'refreshAbsoluteSeconds',
+  BACKOFFICE_KEY_ROTATION_DAYS: 'keyRotationDays',
+  BACKOFFICE_PASSWORD_HASH_MEMORY_KIB: 'passwordHashMemoryKib',
+  BACKOFFICE_PASSWORD_HASH_ITERATIONS: 'passwordHashIterations',
   BACKOFFICE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   BACKOFFICE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
 };
@@ -102,8 +134,14 @@ function describeViolation(error: ErrorObject): string {
 function crossFieldViolations(config: Config): string[] {
   const violations: string[] = [];
   if (config.storage === 'postgres' && !config.databaseUrl) violations.push('databaseUrl is required when storage is postgres');
-  if (config.auth === 'disabled' && config.storage !== 'sqlite')
-    violations.push('auth can be disabled only on the embedded default (storage sqlite)');
+  if (config.keyVault === 'pkcs11') {
+    if (!config.pkcs11Module) violations.push('pkcs11Module is required when keyVault is pkcs11');
+    if (!config.pkcs11Pin) violations.push('pkcs11Pin is required when keyVault is pkcs11');
+    if (config.pkcs11Slot === undefined && !config.pkcs11TokenLabel)
+      violations.push('pkcs11TokenLabel or pkcs11Slot is required when keyVault is pkcs11');
+  }
+  if (config.refreshAbsoluteSeconds < config.refreshSlidingSeconds)
+    violations.push('refreshAbsoluteSeconds must be at least refreshSlidingSeconds');
   return violations;
 }
 
@@ -117,11 +155,19 @@ export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
 export function unsafeSettings(config: Config): string[] {
   const unsafe: string[] = [];
   if (!isLoopback(config.host)) unsafe.push(`HTTP listens on ${config.host} without TLS: put a TLS-terminating proxy in front`);
-  if (config.auth === 'disabled') unsafe.push('auth disabled: every caller acts as the admin of every tenant');
+  if (config.keyVault === 'software' && !config.masterKey && config.storage === 'postgres')
+    unsafe.push('the software key vault master key is in a local file: give every process the same BACKOFFICE_MASTER_KEY');
   if (config.storage === 'sqlite' && config.sqliteSynchronous === 'NORMAL') {
     unsafe.push('sqliteSynchronous NORMAL: acknowledged writes may be lost on power failure');
   }
   return unsafe;
+}
+
+/** `<publicUrl>`, the base of every tenant's issuer. */
+export function issuerBase(config: Config): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
 }
 
 export function storageConfig(config: Config): StorageConfig {

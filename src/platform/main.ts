@@ -21,7 +21,7 @@ async function start(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const unknown = unknownVariables(process.env);
   if (unknown.length > 0) logger.warn({ variables: unknown }, `ignored environment variables: ${unknown.join(', ')}`);
-  const platform = await createPlatform(config, logger);
+  const platform = await createPlatform(config, { logger });
   const address = await platform.app.listen({ host: config.host, port: config.port });
   logger.info({ address }, `Backoffice listening on ${address}`);
   let stopping = false;

@@ -1,23 +1,32 @@
 import type { FastifyInstance } from 'fastify';
 import { createDataContext } from '../datamodel/index.js';
-import { buildApp, noAuthenticator, unauthenticatedAdmin } from '../http/index.js';
+import { buildApp } from '../http/index.js';
 import { createLogger, type Logger, redactUrl } from '../kernel/index.js';
 import { type Config, storageConfig, unsafeSettings } from './config.js';
 import { healthRoutes } from './health.js';
+import { createSecurity, type Security } from './security.js';
 import { openStorage, type Storage } from './storage.js';
 
 export interface Platform {
   app: FastifyInstance;
   storage: Storage;
+  security: Security;
   logger: Logger;
-  /** Stops accepting requests, finishes those in flight, then closes storage. */
+  /** Stops accepting requests, finishes those in flight, then closes the vault and storage. */
   close(): Promise<void>;
 }
 
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+export interface PlatformOptions {
+  logger?: Logger;
+  /** Where the generated admin password of a first start is shown (once; never to the logs). */
+  announce?: (line: string) => void;
+}
+
+const HOURLY_MS = 60 * 60 * 1000;
 
 /** The composition root: the one place where adapters are chosen and wired together. */
-export async function createPlatform(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Platform> {
+export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
+  const logger = options.logger ?? createLogger(config.logLevel);
   const unsafe = unsafeSettings(config);
   if (unsafe.length > 0) logger.warn({ unsafe }, `unsafe settings: ${unsafe.join('; ')}`);
   const storageSettings = storageConfig(config);
@@ -26,28 +35,51 @@ export async function createPlatform(config: Config, logger: Logger = createLogg
     `opening ${storageSettings.kind} storage`,
   );
   const storage = await openStorage(storageSettings, logger);
+  let security: Security | undefined;
   try {
-    const authenticate = config.auth === 'disabled' ? unauthenticatedAdmin : noAuthenticator;
-    const data = createDataContext({ events: storage.events, documents: storage.documents, authenticate });
+    let data: ReturnType<typeof createDataContext> | undefined;
+    security = await createSecurity(config, storage, logger, async (tenant, module, entity) => {
+      const loaded = await data?.registry.load(tenant, module);
+      return loaded?.entities.get(entity)?.definition.sharedWith;
+    });
+    const { auth, identity, tenancy, vault } = security;
+    data = createDataContext({ events: storage.events, documents: storage.documents, authenticate: auth.authenticate });
+    await security.bootstrap(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
     const app = await buildApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
-      contexts: [{ plugin: healthRoutes([{ name: 'storage', check: () => storage.events.ping() }]) }, { plugin: data.plugin }],
+      contexts: [
+        {
+          plugin: healthRoutes([
+            { name: 'storage', check: () => storage.events.ping() },
+            { name: 'keys', check: () => vault.ping() },
+          ]),
+        },
+        { plugin: auth.plugin },
+        { plugin: identity.routes(auth.authenticate) },
+        { plugin: tenancy.routes(auth.authenticate) },
+        { plugin: data.plugin },
+      ],
     });
-    const purge = setInterval(() => {
+    const maintenance = setInterval(() => {
       storage.events.purgeIdempotencyKeys().catch((error: unknown) => logger.warn({ err: error }, 'idempotency key purge failed'));
-    }, PURGE_INTERVAL_MS).unref();
+      security?.maintain().catch((error: unknown) => logger.warn({ err: error }, 'key and session maintenance failed'));
+    }, HOURLY_MS).unref();
+    const opened = security;
     return {
       app,
       storage,
+      security: opened,
       logger,
       async close() {
-        clearInterval(purge);
+        clearInterval(maintenance);
         await app.close();
+        await opened.vault.close();
         await storage.close();
       },
     };
   } catch (error) {
+    await security?.vault.close();
     await storage.close();
     throw error;
   }

@@ -11,11 +11,18 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** A thin client over `app.inject`: status, headers, raw text and the parsed JSON body (if any). */
-export function apiClient(app: FastifyInstance) {
+/**
+ * A thin client over `app.inject`: status, headers, raw text and the parsed JSON body (if any).
+ * With a token, every request carries it (a request's own `authorization` header wins).
+ */
+export function apiClient(app: FastifyInstance, token?: string) {
   async function call(method: Method, url: string, options: CallOptions = {}) {
     const payload = options.payload ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-    const headers = { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
+    const headers = {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    };
     const response = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
     const text = response.body;
     let body: ReturnType<typeof JSON.parse>;
@@ -78,7 +85,7 @@ export async function tenantLog(api: Api, tenant: string): Promise<Reply['body']
   const items: Reply['body'][] = [];
   for (let after = '0'; ; ) {
     const page = expectStatus(await api.get(`/t/${tenant}/events?after=${after}&limit=1000`), 200);
-    items.push(...page.items);
+    items.push(...page.items.filter(isDataEvent));
     if (page.items.length < 1000) return items;
     after = page.position;
   }
@@ -93,8 +100,15 @@ export async function expectNothingWritten<T>(api: Api, tenant: string, action: 
 }
 
 let tenants = 0;
-/** A tenant id of its own for each test, so that tests never see each other's data. */
-export const newTenant = (label: string) => `${label}-${++tenants}-${process.pid}`;
+/** A tenant of its own for each test, created through the central API, so that tests never see each other's data. */
+export async function newTenant(api: Api, label: string): Promise<string> {
+  const id = `${label}-${++tenants}-${process.pid}`;
+  expectStatus(await api.post('/t/central/tenants', { id, name: id }), 201);
+  return id;
+}
+
+/** Events of the tenant's own data (module definitions and records), without its identity objects. */
+export const isDataEvent = (event: { streamId: string }) => /^(module:|[a-z][a-zA-Z0-9_]*\.[a-z][a-zA-Z0-9_]*:)/.test(event.streamId);
 
 export const DECIMAL = /^[0-9]+$/;
 export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -24,7 +24,7 @@ function salesWith(change: (fields: Record<string, unknown>) => void, extra: Rec
 
 export function moduleCases({ api }: ApiContext): void {
   it('creates a module (201, version 1) and evolves it additively (200, version 2)', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     const created = expectStatus(await api().put(`/t/${tenant}/modules/crm`, CRM_V1), 201);
     assert.equal(created.version, 1);
     assert.match(created.position, DECIMAL);
@@ -46,7 +46,7 @@ export function moduleCases({ api }: ApiContext): void {
   });
 
   it('returns an earlier version of a definition with ?version=', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     expectStatus(await api().put(`/t/${tenant}/modules/crm`, CRM_V1), 201);
     expectStatus(await api().put(`/t/${tenant}/modules/crm`, CRM_V2), 200);
     const first = expectStatus(await api().get(`/t/${tenant}/modules/crm?version=1`), 200);
@@ -59,7 +59,7 @@ export function moduleCases({ api }: ApiContext): void {
   });
 
   it('answers a repeated identical definition with the same version and writes nothing', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     const created = expectStatus(await api().put(`/t/${tenant}/modules/crm`, CRM_V1), 201);
     const again = await expectNothingWritten(api(), tenant, () => api().put(`/t/${tenant}/modules/crm`, CRM_V1));
     const body = expectStatus(again, 200);
@@ -68,7 +68,7 @@ export function moduleCases({ api }: ApiContext): void {
   });
 
   it('applies a definition whose If-Match matches and refuses a stale one with 409 version_conflict', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     expectStatus(await api().put(`/t/${tenant}/modules/crm`, CRM_V1), 201);
     const stale = await expectNothingWritten(api(), tenant, () => api().put(`/t/${tenant}/modules/crm`, CRM_V2, { 'if-match': '"2"' }));
     expectProblem(stale, 409, 'version_conflict');
@@ -76,7 +76,7 @@ export function moduleCases({ api }: ApiContext): void {
   });
 
   it('lists every failing path of an invalid definition and stores nothing', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     const invalid = {
       entities: {
         order: {
@@ -106,7 +106,7 @@ export function moduleCases({ api }: ApiContext): void {
   });
 
   it('refuses a reference to an undefined entity, listing it with every other semantic problem', async () => {
-    const tenant = newTenant('mod');
+    const tenant = await newTenant(api(), 'mod');
     const order = { fields: { owner: { type: 'reference', entity: 'crm.customer' } } };
     const invalid = {
       entities: {

@@ -1,5 +1,6 @@
 import { after, before, describe } from 'node:test';
 import type { Platform } from '../../src/platform/platform.js';
+import { centralAdminToken } from '../support/platform.js';
 import { type Api, apiClient } from './client.js';
 import { badInputCases } from './contract-bad-input.js';
 import { concurrencyCases } from './contract-concurrency.js';
@@ -15,7 +16,7 @@ export interface PlatformOptions {
   bodyLimitBytes: number;
 }
 
-/** A platform on fresh, empty storage, with auth disabled (every caller is the tenant's admin). */
+/** A platform on fresh, empty storage, whose central admin has the password ADMIN_PASSWORD. */
 export type PlatformFactory = (options: PlatformOptions) => Promise<Platform>;
 
 /** The records API contract (API.md, "Conventions" and "Data model"), run unchanged on every storage backend. */
@@ -25,7 +26,8 @@ export function apiContract(backend: string, fresh: PlatformFactory): void {
     let api: Api;
     before(async () => {
       platform = await fresh({ bodyLimitBytes: BODY_LIMIT_BYTES });
-      api = apiClient(platform.app);
+      // The central admin acts in every tenant the cases create.
+      api = apiClient(platform.app, await centralAdminToken(platform.app));
     });
     after(async () => {
       await platform?.close();

@@ -35,7 +35,7 @@ export const orders = (tenant: string) => `/t/${tenant}/data/sales/order`;
 
 /** A new tenant with the sales module defined. */
 export async function salesTenant(api: Api, label: string): Promise<string> {
-  const tenant = newTenant(label);
+  const tenant = await newTenant(api, label);
   const reply = await api.put(`/t/${tenant}/modules/sales`, SALES);
   assert.equal(expectStatus(reply, 201).version, 1);
   return tenant;

@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { createLogger } from '../../src/kernel/index.js';
-import { loadConfig } from '../../src/platform/config.js';
-import { createPlatform } from '../../src/platform/platform.js';
+import { startTestPlatform, testConfig } from '../support/platform.js';
 import { testDatabases } from '../support/postgres.js';
 import { apiContract } from './contract.js';
 
@@ -14,7 +12,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 apiContract('PostgreSQL', async ({ bodyLimitBytes }) => {
   const { url } = await newDatabase();
-  const config = loadConfig({ env: { BACKOFFICE_DATA_DIR: root } });
-  // auth 'disabled' is refused by loadConfig off SQLite; the contract needs it on both backends.
-  return createPlatform({ ...config, storage: 'postgres', databaseUrl: url, auth: 'disabled', bodyLimitBytes }, createLogger('silent'));
+  return startTestPlatform(
+    testConfig({ BACKOFFICE_DATA_DIR: root, BACKOFFICE_STORAGE: 'postgres', BACKOFFICE_DATABASE_URL: url }, { bodyLimitBytes }),
+  );
 });

@@ -6,6 +6,7 @@ import { isAppError } from '../../src/kernel/index.js';
 import { badInputCases } from './contract-bad-input.js';
 import { concurrencyCases } from './contract-concurrency.js';
 import { consumerCases } from './contract-consumers.js';
+import { tenantDeletionCases } from './contract-tenant-deletion.js';
 
 export interface StoreOptions {
   idempotencyTtlMs?: number;
@@ -297,5 +298,6 @@ export function eventStoreContract(backend: string, fresh: StoreFactory): void {
     badInputCases(context);
     concurrencyCases(context);
     consumerCases(context);
+    tenantDeletionCases(context);
   });
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, storageConfig, unknownVariables, unsafeSettings } from '../../src/platform/config.js';
+import { ConfigError, issuerBase, loadConfig, storageConfig, unknownVariables, unsafeSettings } from '../../src/platform/config.js';
 
 const violationsOf = (run: () => unknown): string[] => {
   try {
@@ -39,7 +39,41 @@ describe('configuration', () => {
     assert.equal(config.port, 9090);
     assert.equal(config.logLevel, 'debug');
     assert.deepEqual(storageConfig(config), { kind: 'postgres', url: 'postgres://app@db:5432/bo', poolSize: 10 });
-    assert.equal(unsafeSettings(config).length, 1);
+    // No TLS on 0.0.0.0, and a master key file of its own on each process of a shared database.
+    assert.equal(unsafeSettings(config).length, 2);
+    assert.equal(unsafeSettings({ ...config, masterKey: Buffer.alloc(32, 1).toString('base64') }).length, 1);
+  });
+
+  it('reads the authorization server and key vault settings, and derives the issuer base', () => {
+    const config = loadConfig({
+      env: {
+        BACKOFFICE_PORT: '9090',
+        BACKOFFICE_ADMIN_PASSWORD: 'a long admin passphrase',
+        BACKOFFICE_ACCESS_TOKEN_SECONDS: '300',
+        BACKOFFICE_KEY_VAULT: 'pkcs11',
+        BACKOFFICE_PKCS11_MODULE: '/usr/lib/pkcs11/p11-kit-client.so',
+        BACKOFFICE_PKCS11_TOKEN_LABEL: 'backoffice',
+        BACKOFFICE_PKCS11_PIN: '1234',
+      },
+    });
+    assert.equal(config.accessTokenSeconds, 300);
+    assert.equal(config.keyVault, 'pkcs11');
+    assert.equal(issuerBase(config), 'http://127.0.0.1:9090');
+    assert.equal(issuerBase({ ...config, publicUrl: 'https://bo.example.com' }), 'https://bo.example.com');
+  });
+
+  it('needs every PKCS#11 setting with the pkcs11 vault, and a refresh lifetime that fits its absolute limit', () => {
+    assert.deepEqual(violationsOf(() => loadConfig({ env: { BACKOFFICE_KEY_VAULT: 'pkcs11' } })), [
+      'pkcs11Module is required when keyVault is pkcs11',
+      'pkcs11Pin is required when keyVault is pkcs11',
+      'pkcs11TokenLabel or pkcs11Slot is required when keyVault is pkcs11',
+    ]);
+    assert.deepEqual(
+      violationsOf(() => loadConfig({ env: { BACKOFFICE_REFRESH_SLIDING_SECONDS: '7200', BACKOFFICE_REFRESH_ABSOLUTE_SECONDS: '3600' } })),
+      ['refreshAbsoluteSeconds must be at least refreshSlidingSeconds'],
+    );
+    assert.equal(violationsOf(() => loadConfig({ env: { BACKOFFICE_PUBLIC_URL: 'https://bo.example.com/' } })).length, 1);
+    assert.equal(violationsOf(() => loadConfig({ env: { BACKOFFICE_MASTER_KEY: 'short' } })).length, 1);
   });
 
   it('lets the environment override a config file', () => {

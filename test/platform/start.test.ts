@@ -56,12 +56,36 @@ describe('npm start', () => {
       assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
       const ready = await fetch(`${base}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok' } });
+      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok', keys: 'ok' } });
       server.child.kill(signal);
       assert.equal(await server.exited, 0);
       assert.match(server.output().stdout, /"msg":"stopped"/);
     });
   }
+
+  it('creates central and its admin on the first start, printing a generated password once, never to the logs', async () => {
+    const env = { BACKOFFICE_DATA_DIR: join(dataDir, 'first-start'), BACKOFFICE_ADMIN_PASSWORD: '' };
+    const first = launch(env);
+    const base = await first.listening;
+    const password = /shown only now \(change required at first login\): (\S+)/.exec(first.output().stdout)?.[1];
+    assert.ok(password, first.output().stdout);
+    assert.equal(first.output().stdout.split(password).length, 2, 'printed once');
+    const grant = await fetch(`${base}/t/central/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', username: 'admin', password }),
+    });
+    assert.equal(grant.status, 200);
+    assert.equal(((await grant.json()) as { scope: string }).scope, 'password_change', 'a generated password must be changed first');
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+    assert.equal(first.output().stdout.split(password).length, 2, 'the login and shutdown logs do not hold it');
+
+    const second = launch(env);
+    await second.listening;
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+    assert.doesNotMatch(second.output().stdout, /shown only now/);
+  });
 
   it('refuses to start on invalid settings, listing each of them', async () => {
     const server = launch({ BACKOFFICE_PORT: 'x', BACKOFFICE_STORAGE: 'oracle' });
@@ -74,13 +98,13 @@ describe('npm start', () => {
 
   it('reports not ready with 503 when storage stops answering', async () => {
     const config = loadConfig({ env: { BACKOFFICE_DATA_DIR: join(dataDir, 'ready') } });
-    const platform = await createPlatform(config, createLogger('silent'));
+    const platform = await createPlatform(config, { logger: createLogger('silent'), announce: () => undefined });
     assert.equal((await platform.app.inject({ url: '/readyz' })).statusCode, 200);
     await platform.storage.close();
     const response = await platform.app.inject({ url: '/readyz' });
     assert.equal(response.statusCode, 503);
     assert.equal(response.json().code, 'unavailable');
-    assert.deepEqual(response.json().checks, { storage: 'failed' });
+    assert.deepEqual(response.json().checks, { storage: 'failed', keys: 'failed' });
     await platform.app.close();
   });
 });

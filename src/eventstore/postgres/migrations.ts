@@ -533,4 +533,77 @@ export const postgresMigrations: Migration[] = [
         RETURN removed;
       END $$;`,
   },
+  {
+    version: 9,
+    name: 'identity store tables and tenant deletion',
+    sql: `
+      CREATE TABLE credentials (
+        tenant text NOT NULL,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        hash text NOT NULL,
+        change_required boolean NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant, kind, subject)
+      );
+      CREATE TABLE refresh_tokens (
+        hash text PRIMARY KEY,
+        tenant text NOT NULL,
+        family text NOT NULL,
+        subject text NOT NULL,
+        roles jsonb NOT NULL,
+        scope text NOT NULL,
+        issued_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        family_expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        revoked_at timestamptz
+      );
+      CREATE INDEX refresh_tokens_by_family ON refresh_tokens (tenant, family);
+      CREATE INDEX refresh_tokens_by_subject ON refresh_tokens (tenant, subject);
+      CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (family_expires_at);
+      CREATE TABLE login_attempts (
+        tenant text NOT NULL,
+        key text NOT NULL,
+        failures integer NOT NULL,
+        last_failure_at timestamptz NOT NULL,
+        locked_until timestamptz,
+        PRIMARY KEY (tenant, key)
+      );
+      CREATE TABLE audit_log (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant text NOT NULL,
+        at timestamptz NOT NULL,
+        action text NOT NULL,
+        actor text NOT NULL,
+        address text,
+        target text,
+        detail jsonb NOT NULL
+      );
+      CREATE INDEX audit_log_by_tenant ON audit_log (tenant, id);
+      ${['credentials', 'refresh_tokens', 'login_attempts', 'audit_log']
+        .map(
+          (table) => `
+      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON ${table}
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});`,
+        )
+        .join('\n')}
+
+      -- One statement, so one snapshot: an append that commits meanwhile keeps both its events and
+      -- its document, or loses both. log_head is left alone: positions are never given again.
+      CREATE FUNCTION delete_tenant_events(tenant_id text) RETURNS void
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        prior text := coalesce(current_setting('backoffice.tenant', true), '');
+      BEGIN
+        PERFORM set_config('backoffice.tenant', tenant_id, true);
+        WITH events_gone AS (DELETE FROM events WHERE tenant = tenant_id),
+             documents_gone AS (DELETE FROM documents WHERE tenant = tenant_id)
+        DELETE FROM idempotency_keys WHERE tenant = tenant_id;
+        PERFORM set_config('backoffice.tenant', prior, true);
+      END $$;`,
+  },
 ];

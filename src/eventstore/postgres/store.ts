@@ -89,6 +89,10 @@ export function postgresEventStore(pool: pg.Pool, options: PostgresEventStoreOpt
       const { rows } = await pool.query<{ removed: number }>('SELECT purge_idempotency_keys($1::interval) AS removed', [ttl]);
       return rows[0]?.removed ?? 0;
     },
+    async deleteTenant(tenant) {
+      assertTenantId(tenant);
+      await pool.query('SELECT delete_tenant_events($1)', [tenant]);
+    },
     async findIdempotent(tenant, key) {
       assertTenantId(tenant);
       const { rows } = await pool.query<{ found: { result: StoredResult; fingerprint: string } | null }>(

@@ -82,4 +82,60 @@ export const sqliteMigrations: Migration[] = [
         PRIMARY KEY (tenant, kid)
       ) WITHOUT ROWID;`,
   },
+  {
+    version: 5,
+    name: 'identity store tables and tenant deletion',
+    sql: `
+      CREATE TABLE credentials (
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        change_required INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, subject)
+      ) WITHOUT ROWID;
+      CREATE TABLE refresh_tokens (
+        hash TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        family TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        family_expires_at TEXT NOT NULL,
+        used_at TEXT,
+        revoked_at TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX refresh_tokens_by_family ON refresh_tokens (tenant, family);
+      CREATE INDEX refresh_tokens_by_subject ON refresh_tokens (tenant, subject);
+      CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (family_expires_at);
+      CREATE TABLE login_attempts (
+        tenant TEXT NOT NULL,
+        key TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL,
+        locked_until TEXT,
+        PRIMARY KEY (tenant, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        address TEXT,
+        target TEXT,
+        detail TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_by_tenant ON audit_log (tenant, id);
+      -- The highest position (and its time) of the events deleted with their tenant: new appends go
+      -- beyond it, so that a deleted tenant's positions are never given again.
+      CREATE TABLE log_floor (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        position INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL
+      );`,
+  },
 ];

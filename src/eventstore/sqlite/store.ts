@@ -8,6 +8,7 @@ import type { AppendResult, DocumentMigration, EventStore, LogReadOptions, Strea
 import { APPEND_LIMITS, type PreparedAppend, type PreparedDocument, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
 import { type EventRow, readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult, toRecordedEvent } from '../rows.js';
 import { migrateSqlite } from './schema.js';
+import { securely } from './secure-delete.js';
 
 export interface SqliteEventStoreOptions {
   /** A file path, or ':memory:'. */
@@ -146,9 +147,16 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
   /** Recorded times follow positions: never earlier than the last event's, whatever the clock does. */
   function commitTime(): string {
     const now = new Date().toISOString();
-    const last = (statements.lastRecordedAt.get() as { recorded_at: string } | undefined)?.recorded_at;
-    return last !== undefined && last > now ? last : now;
+    const last = (statements.lastRecordedAt.get() as { recorded_at: string }).recorded_at;
+    // biome-ignore lint/complexity/useMathMinMax: ISO 8601 strings, compared as text
+    return last > now ? last : now;
   }
+
+  /** The head is kept (log_floor) before the tenant's events go, so that their positions are never given again. */
+  const deleteTenant = db.transaction((tenant: string) => {
+    statements.raiseFloor.run();
+    for (const statement of [statements.deleteEvents, statements.deleteDocuments, statements.deleteKeys]) statement.run(tenant);
+  });
 
   const writeGroup = db.transaction((batch: PreparedAppend[]): GroupOutcome<AppendResult>[] => {
     let head = (statements.head.get() as { head: number }).head;
@@ -202,6 +210,10 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     async purgeIdempotencyKeys() {
       return statements.purgeKeys.run(Date.now() - ttlMs).changes;
     },
+    async deleteTenant(tenant) {
+      assertTenantId(tenant);
+      securely(db, () => deleteTenant.immediate(tenant));
+    },
     async findIdempotent(tenant, key) {
       const row = statements.findKey.get(tenant, key, Date.now() - ttlMs) as { result: string; fingerprint: string } | undefined;
       if (!row) return undefined;
@@ -236,7 +248,7 @@ const COLUMNS = 'position, tenant, stream_id, stream_version, event_id, type, sc
 
 function prepareStatements(db: Database.Database) {
   return {
-    head: db.prepare('SELECT coalesce(max(position), 0) AS head FROM events'),
+    head: db.prepare('SELECT max(coalesce((SELECT max(position) FROM events), 0), coalesce((SELECT position FROM log_floor), 0)) AS head'),
     streamVersion: db.prepare('SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE tenant = ? AND stream_id = ?'),
     eventIdTaken: db.prepare('SELECT 1 FROM events WHERE tenant = ? AND event_id = ?'),
     insertEvent: db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -258,7 +270,19 @@ function prepareStatements(db: Database.Database) {
       'UPDATE documents SET data = json_remove(data, ?) WHERE tenant = ? AND module = ? AND entity = ? AND json_type(data, ?) IS NOT NULL',
     ),
     purgeKeys: db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?'),
-    lastRecordedAt: db.prepare('SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1'),
+    lastRecordedAt: db.prepare(
+      `SELECT max(coalesce((SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1), ''),
+                  coalesce((SELECT recorded_at FROM log_floor), '')) AS recorded_at`,
+    ),
+    raiseFloor: db.prepare(
+      `INSERT INTO log_floor (singleton, position, recorded_at)
+       SELECT 1, position, recorded_at FROM events WHERE true ORDER BY position DESC LIMIT 1
+       ON CONFLICT (singleton) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
+       WHERE excluded.position > log_floor.position`,
+    ),
+    deleteEvents: db.prepare('DELETE FROM events WHERE tenant = ?'),
+    deleteDocuments: db.prepare('DELETE FROM documents WHERE tenant = ?'),
+    deleteKeys: db.prepare('DELETE FROM idempotency_keys WHERE tenant = ?'),
     closeDocument: db.prepare(
       `UPDATE documents SET to_position = ?, to_time = ?
        WHERE tenant = ? AND module = ? AND entity = ? AND id = ? AND to_position IS NULL RETURNING created_at`,

@@ -1,38 +1,11 @@
 import type pg from 'pg';
-import { AppError, isAppError } from '../../kernel/index.js';
+import { inTenant } from '../../eventstore/postgres/tenant-transaction.js';
 import { KEY_COLUMNS, type KeyRecord, type KeyRecordStore, type KeyRow, toKeyRecord } from './records.js';
+
+const STORE = 'key store';
 
 /** Reads every tenant's rows under the row-security policy (used only for master key ids). */
 const ALL_TENANTS = '*';
-
-/**
- * Runs work in a transaction whose row-level-security tenant is `tenant`. The setting is local to
- * the transaction: the pooled connection goes back with whatever tenant it had before.
- */
-async function inTenant<T>(pool: pg.Pool, tenant: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw new AppError('unavailable', 'The key store is unavailable', {}, error);
-  }
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    await client.query("SELECT set_config('backoffice.tenant', $1, true)", [tenant]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    if (isAppError(error)) throw error;
-    throw new AppError('unavailable', 'The key store is unavailable', {}, error);
-  } finally {
-    client.release(broken);
-  }
-}
 
 /**
  * Sealed keys in the PostgreSQL database of the platform (table `vault_keys`, migration 6), guarded
@@ -41,7 +14,7 @@ async function inTenant<T>(pool: pg.Pool, tenant: string, work: (client: pg.Pool
 export function postgresKeyRecords(pool: pg.Pool): KeyRecordStore {
   return {
     async put(record: KeyRecord) {
-      await inTenant(pool, record.tenant, (client) =>
+      await inTenant(pool, record.tenant, STORE, (client) =>
         client.query(
           `INSERT INTO vault_keys (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (tenant, kid) DO UPDATE SET alg = excluded.alg, public_jwk = excluded.public_jwk, format = excluded.format,
@@ -63,29 +36,31 @@ export function postgresKeyRecords(pool: pg.Pool): KeyRecordStore {
       );
     },
     async get(tenant, kid) {
-      const { rows } = await inTenant(pool, tenant, (client) =>
+      const { rows } = await inTenant(pool, tenant, STORE, (client) =>
         client.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM vault_keys WHERE tenant = $1 AND kid = $2`, [tenant, kid]),
       );
       return rows[0] && toKeyRecord(rows[0]);
     },
     async list(tenant) {
-      const { rows } = await inTenant(pool, tenant, (client) =>
+      const { rows } = await inTenant(pool, tenant, STORE, (client) =>
         client.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM vault_keys WHERE tenant = $1 ORDER BY created_at, kid`, [tenant]),
       );
       return rows.map(toKeyRecord);
     },
     async delete(tenant, kid) {
-      const { rowCount } = await inTenant(pool, tenant, (client) =>
+      const { rowCount } = await inTenant(pool, tenant, STORE, (client) =>
         client.query('DELETE FROM vault_keys WHERE tenant = $1 AND kid = $2', [tenant, kid]),
       );
       return (rowCount ?? 0) > 0;
     },
     async deleteTenant(tenant) {
-      const { rowCount } = await inTenant(pool, tenant, (client) => client.query('DELETE FROM vault_keys WHERE tenant = $1', [tenant]));
+      const { rowCount } = await inTenant(pool, tenant, STORE, (client) =>
+        client.query('DELETE FROM vault_keys WHERE tenant = $1', [tenant]),
+      );
       return rowCount ?? 0;
     },
     async masterKeyIds() {
-      const { rows } = await inTenant(pool, ALL_TENANTS, (client) =>
+      const { rows } = await inTenant(pool, ALL_TENANTS, STORE, (client) =>
         client.query<{ id: string }>('SELECT DISTINCT master_key_id AS id FROM vault_keys ORDER BY 1'),
       );
       return rows.map((row) => row.id);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { securely } from '../../eventstore/sqlite/secure-delete.js';
 import { KEY_COLUMNS, type KeyRecord, type KeyRecordStore, type KeyRow, toKeyRecord } from './records.js';
 
 /**
@@ -14,16 +15,6 @@ export function sqliteKeyRecords(db: Database.Database): KeyRecordStore {
     deleteTenant: db.prepare('DELETE FROM vault_keys WHERE tenant = ?'),
     masterKeyIds: db.prepare('SELECT DISTINCT master_key_id FROM vault_keys ORDER BY 1').pluck(),
   };
-
-  function securely<T>(work: () => T): T {
-    const prior = db.pragma('secure_delete', { simple: true }) as number;
-    db.pragma('secure_delete = ON');
-    try {
-      return work();
-    } finally {
-      db.pragma(`secure_delete = ${Number(prior)}`);
-    }
-  }
 
   return {
     async put(record: KeyRecord) {
@@ -48,10 +39,10 @@ export function sqliteKeyRecords(db: Database.Database): KeyRecordStore {
       return (statements.list.all(tenant) as KeyRow[]).map(toKeyRecord);
     },
     async delete(tenant, kid) {
-      return securely(() => statements.delete.run(tenant, kid).changes > 0);
+      return securely(db, () => statements.delete.run(tenant, kid).changes > 0);
     },
     async deleteTenant(tenant) {
-      return securely(() => statements.deleteTenant.run(tenant).changes);
+      return securely(db, () => statements.deleteTenant.run(tenant).changes);
     },
     async masterKeyIds() {
       return statements.masterKeyIds.all() as string[];

@@ -1,0 +1,3 @@
+export type * from './port.js';
+export { postgresIdentityStore } from './postgres.js';
+export { sqliteIdentityStore } from './sqlite.js';
