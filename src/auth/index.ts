@@ -27,7 +27,11 @@ export interface AuthDeps {
 export function createAuthContext(deps: AuthDeps) {
   const { identity, keyring } = deps;
   // In-process key source: the tenant's published keys straight from the keyring (no HTTP round trip).
-  const verifier = createTokenVerifier({ issuerBase: deps.settings.issuerBase, keys: (tenant) => keyring.published(tenant) });
+  const verifier = createTokenVerifier({
+    issuerBase: deps.settings.issuerBase,
+    keys: (tenant) => keyring.published(tenant),
+    tenantExists: async (tenant) => (await deps.tenantStatus(tenant)) !== undefined,
+  });
   const server = createAuthServer({
     settings: deps.settings,
     vault: deps.vault,

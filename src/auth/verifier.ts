@@ -21,6 +21,8 @@ export interface VerifierOptions {
   clockToleranceSeconds?: number;
   /** An unknown `kid` refreshes a tenant's keys at most this often. */
   refreshIntervalMs?: number;
+  /** Checked before any key lookup: a token naming a tenant that does not exist costs no vault search. */
+  tenantExists?: (tenant: string) => Promise<boolean>;
 }
 
 export class TokenError extends Error {
@@ -73,16 +75,20 @@ export function createTokenVerifier(options: VerifierOptions) {
       if (alg !== 'ES256' || typeof kid !== 'string' || typ !== 'at+jwt') throw new TokenError('unsupported token header');
       const tenant = safely(() => decodeJwt(token)).tid;
       if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new TokenError('no tenant claim');
+      if (options.tenantExists && !(await options.tenantExists(tenant))) throw new TokenError('unknown tenant');
+      const tolerance = options.clockToleranceSeconds ?? 5;
       const { payload } = await jwtVerify(token, await keyFor(tenant, kid), {
         algorithms: ['ES256'],
         issuer: `${options.issuerBase}/t/${tenant}`,
         audience,
-        clockTolerance: options.clockToleranceSeconds ?? 5,
+        clockTolerance: tolerance,
         typ: 'at+jwt',
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'tid'],
       }).catch(() => {
         throw new TokenError('invalid token');
       });
+      // jose checks `iat` only with maxTokenAge: a token issued in the future is not valid yet either.
+      if (Number(payload.iat) > Date.now() / 1000 + tolerance) throw new TokenError('token issued in the future');
       return claimsOf(payload, tenant);
     },
     /** Drops cached keys (after a rotation or a tenant's deletion). */

@@ -10,7 +10,7 @@ export interface AuthenticateOptions {
 
 /**
  * Resolves who is calling from the request's bearer token, for a route of `tenant`: `unauthorized`
- * without a valid token, `forbidden` for a token that may not act in this tenant, `tenant_suspended`,
+ * without a valid token or with one that may not act in this tenant, `tenant_suspended`,
  * `password_change_required`.
  */
 export type Authenticate = (request: FastifyRequest, tenant: string, options?: AuthenticateOptions) => Promise<Principal>;

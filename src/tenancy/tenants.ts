@@ -61,6 +61,8 @@ export function createTenantService(deps: TenantDeps) {
       const name = checkName(input.name ?? id);
       const existing = await tenants.find(CENTRAL, id);
       if (existing && !existing.deleted) throw new AppError('already_exists', `Tenant ${id} already exists`);
+      // A deleted tenant's id is never given again: a token it issued must not come back to life.
+      if (existing) throw new AppError('already_exists', `Tenant id ${id} belonged to a deleted tenant; ids are never reused`);
       const document: TenantDocument = { id, name, status: 'active' };
       await tenants.write(context, CENTRAL, id, { type: 'TenantCreated', data: { id, name } }, document, existing);
       statuses.delete(id);

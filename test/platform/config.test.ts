@@ -63,11 +63,14 @@ describe('configuration', () => {
   });
 
   it('needs every PKCS#11 setting with the pkcs11 vault, and a refresh lifetime that fits its absolute limit', () => {
-    assert.deepEqual(violationsOf(() => loadConfig({ env: { BACKOFFICE_KEY_VAULT: 'pkcs11' } })), [
-      'pkcs11Module is required when keyVault is pkcs11',
-      'pkcs11Pin is required when keyVault is pkcs11',
-      'pkcs11TokenLabel or pkcs11Slot is required when keyVault is pkcs11',
-    ]);
+    assert.deepEqual(
+      violationsOf(() => loadConfig({ env: { BACKOFFICE_KEY_VAULT: 'pkcs11' } })),
+      [
+        'pkcs11Module is required when keyVault is pkcs11',
+        'pkcs11Pin is required when keyVault is pkcs11',
+        'pkcs11TokenLabel or pkcs11Slot is required when keyVault is pkcs11',
+      ],
+    );
     assert.deepEqual(
       violationsOf(() => loadConfig({ env: { BACKOFFICE_REFRESH_SLIDING_SECONDS: '7200', BACKOFFICE_REFRESH_ABSOLUTE_SECONDS: '3600' } })),
       ['refreshAbsoluteSeconds must be at least refreshSlidingSeconds'],
