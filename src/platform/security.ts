@@ -113,15 +113,19 @@ export async function createSecurity(
       announce(`Created tenant central with user admin. Its password, shown only now (change required at first login): ${password}`);
   }
 
-  /** Hourly: rotate keys that are due, destroy keys no token can need any more, drop dead refresh tokens. */
-  async function maintain(): Promise<void> {
+  /**
+   * Hourly: rotate keys that are due, destroy keys no token can need any more, drop dead refresh
+   * tokens. `rotationSeconds` overrides the configured interval (tests).
+   */
+  async function maintain(options: { rotationSeconds?: number } = {}): Promise<void> {
+    const interval = options.rotationSeconds ?? config.keyRotationDays * 86_400;
     const tenants = [CENTRAL];
     for (let page = await tenancy.tenants.list(); page.length > 0; page = await tenancy.tenants.list(page.at(-1)?.id)) {
       tenants.push(...page.map((tenant) => tenant.id));
       if (page.length < 1000) break;
     }
     for (const tenant of tenants) {
-      const rotated = await keyring.rotateIfDue(tenant, config.keyRotationDays * 86_400);
+      const rotated = await keyring.rotateIfDue(tenant, interval);
       if (rotated)
         await identity.store.audit.append(tenant, {
           action: 'key_rotated',
