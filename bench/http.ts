@@ -5,18 +5,14 @@
  * records, on the embedded default (SQLite) and on PostgreSQL, next to the same queries sent
  * straight to the database by the bare driver, and the server's resident memory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { decide, evolve, initialState } from '../src/datamodel/decider.js';
 import { createDataContext } from '../src/datamodel/index.js';
 import { recordStream } from '../src/datamodel/registry.js';
-import type { ModuleDefinition } from '../src/datamodel/types.js';
 import {
   type CompiledQuery,
   compileAggregateQuery,
@@ -29,16 +25,14 @@ import {
 import { unauthenticatedAdmin } from '../src/http/index.js';
 import { metadataOf, uuidv7 } from '../src/kernel/index.js';
 import { openStorage, type StorageConfig } from '../src/platform/storage.js';
+import { type BenchJob, failures, type HttpJob, latencyOf, type Measured, measure as measureJobs, ms, type RawJob } from './http-load.js';
+import { collectionPath, ENTITY, MODULE, MODULE_DEFINITION, mix, ORDER_BYTES, order, picker } from './orders.js';
 import { createBenchDatabase, postgresReachable } from './postgres.js';
-import { benchSeconds, formatCount, formatRatio, type Job, progress, runFor, type Section, table } from './support.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SERVER_SCRIPT = join(ROOT, 'bench', 'http-server.ts');
+import { RSS_SAMPLE_MS, type Server, startServer } from './server-process.js';
+import { benchSeconds, formatCount, formatRatio, progress, type Section, table } from './support.js';
 
 const TENANT = 'acme';
-const MODULE = 'sales';
-const ENTITY = 'orders';
-const COLLECTION = `/t/${TENANT}/data/${MODULE}/${ENTITY}`;
+const COLLECTION = collectionPath(TENANT);
 /** Records seeded before the server starts; BENCH_HTTP_RECORDS lowers it for a quick look. */
 const RECORDS = positiveInteger(process.env.BENCH_HTTP_RECORDS) ?? 100_000;
 /** Appends in flight while seeding (the group commit writes them in shared transactions). */
@@ -54,8 +48,6 @@ const SCAN_CONCURRENCY = 4;
 const PAGE = 20;
 /** The deep cursor page is this many pages in. */
 const DEEP_PAGES = 50;
-/** Server RSS is sampled this often while the server runs. */
-const RSS_SAMPLE_MS = 100;
 /** Set BENCH_HTTP_PROFILE=<dir> to run the server with --cpu-prof and keep the profiles there. */
 const PROFILE_DIR = process.env.BENCH_HTTP_PROFILE;
 /** BENCH_HTTP_BACKENDS=sqlite (or postgres) runs one backend only. */
@@ -75,61 +67,9 @@ function positiveInteger(text: string | undefined): number | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The entity and its data
+// The queries (the entity and its records: bench/orders.ts)
 
-const MODULE_DEFINITION: ModuleDefinition = {
-  title: 'Sales',
-  entities: {
-    [ENTITY]: {
-      fields: {
-        customer: { type: 'string', required: true, maxLength: 200 },
-        amount: { type: 'number', minimum: 0 },
-        status: { type: 'enum', values: ['open', 'paid', 'shipped'], default: 'open' },
-        placedAt: { type: 'datetime' },
-        quantity: { type: 'integer', minimum: 1 },
-        priority: { type: 'integer', minimum: 1, maximum: 5 },
-        region: { type: 'enum', values: ['eu', 'us', 'apac', 'latam'] },
-        channel: { type: 'string', maxLength: 50 },
-        note: { type: 'text' },
-        vip: { type: 'boolean' },
-      },
-      indexes: ['status', 'amount', 'placedAt', 'customer'],
-    },
-  },
-};
 const FIELDS = (MODULE_DEFINITION.entities[ENTITY] as { fields: EntityFields }).fields;
-
-const STATUSES = ['open', 'paid', 'shipped'];
-const REGIONS = ['eu', 'us', 'apac', 'latam'];
-const CHANNELS = ['web', 'mobile', 'phone', 'partner'];
-const PLACED_FROM = Date.UTC(2025, 0, 1);
-
-/** A well-mixed 32-bit hash of n, so that field values do not move in step. */
-function mix(n: number): number {
-  let h = Math.imul(n ^ 0x5bd1e995, 0x9e3779b1);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
-/** Order n: amounts uniform in [0, 1000), a third of each status, ~330 bytes of JSON. */
-function order(n: number) {
-  const h = mix(n);
-  return {
-    customer: `Customer ${String(h % 5000).padStart(4, '0')}`,
-    amount: (h % 100_000) / 100,
-    status: STATUSES[n % 3] as string,
-    placedAt: new Date(PLACED_FROM + n * 37_000).toISOString(),
-    quantity: 1 + ((h >>> 7) % 10),
-    priority: 1 + ((h >>> 11) % 5),
-    region: REGIONS[(h >>> 13) % 4] as string,
-    channel: CHANNELS[(h >>> 17) % 4] as string,
-    note: `Order ${n}: deliver to the loading bay, call ahead; gift wrap ${(h >>> 19) % 2 === 0 ? 'yes' : 'no'}.`,
-    vip: (h >>> 21) % 10 === 0,
-  };
-}
-const ORDER_BYTES = Buffer.byteLength(JSON.stringify(order(12_345)));
 
 const LIST_FILTER = { status: 'open', amount: { $gte: 100 } };
 const LIST_SORT = '-amount';
@@ -200,222 +140,11 @@ async function seed(storageConfig: StorageConfig, analyze?: () => Promise<void>)
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-interface Server {
-  url: string;
-  pid: number;
-  /** RSS right after start, before any load, in bytes. */
-  idleRss: number;
-  /** The largest sampled RSS so far. */
-  maxRss(): number;
-  /** VmHWM: the kernel's own peak RSS of the process. */
-  peakRss(): number;
-  /** utime + stime of the server process, in seconds. */
-  cpuSeconds(): number;
-  stop(): Promise<void>;
-}
-
-function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-const CLOCK_TICKS = 100;
-function procCpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // utime and stime are fields 14 and 15 of /proc/<pid>/stat; index 0 here is field 3.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', SERVER_SCRIPT], {
-    cwd: ROOT,
-    env: { ...process.env, BACKOFFICE_HOST: '127.0.0.1', BACKOFFICE_PORT: '0', BACKOFFICE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const address = await new Promise<string>((resolve, reject) => {
-    child.once('message', (message) => resolve((message as { address: string }).address));
-    void exited.then((code) => reject(new Error(`the server exited (${code}) before listening:\n${output}`)));
-  });
-  const pid = child.pid as number;
-  let max = procStatusBytes(pid, 'VmRSS');
-  const idleRss = max;
-  const sampler = setInterval(() => {
-    max = Math.max(max, procStatusBytes(pid, 'VmRSS'));
-  }, RSS_SAMPLE_MS);
-  let peak = 0;
-  return {
-    url: address,
-    pid,
-    idleRss,
-    maxRss: () => max,
-    peakRss: () => Math.max(peak, procStatusBytes(pid, 'VmHWM')),
-    cpuSeconds: () => procCpuSeconds(pid),
-    async stop() {
-      clearInterval(sampler);
-      max = Math.max(max, procStatusBytes(pid, 'VmRSS'));
-      peak = procStatusBytes(pid, 'VmHWM');
-      child.kill('SIGTERM');
-      const code = await exited;
-      if (code !== 0) throw new Error(`the server exited with ${code}:\n${output}`);
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measurements: autocannon runs against the server, and raw driver loops, in interleaved turns
-
-interface HttpJob {
-  kind: 'http';
-  key: string;
-  connections: number;
-  request: autocannon.Request;
-  /** Other load sent at the same time, whose responses are not measured. */
-  alongside?: { connections: number; request: autocannon.Request };
-}
-
-interface RawJob extends Job {
-  kind: 'raw';
-}
-
-type BenchJob = HttpJob | RawJob;
-
-interface Measured {
-  key: string;
-  /** Connections (HTTP) or concurrent loops (raw), as shown in the tables. */
-  concurrency: string;
-  /** Successful (2xx) responses, or raw queries. */
-  count: number;
-  seconds: number;
-  rate: number;
-  /** Response times of the successful responses, in ms (HTTP jobs only). */
-  latencies: number[];
-  failed: number;
-  statuses: Map<number, number>;
-  /** Server CPU seconds spent during the timed turns (HTTP jobs only). */
-  serverCpu: number;
-  /** This process's CPU seconds during the timed turns (the load generator). */
-  clientCpu: number;
-}
-
-function emptyMeasured(job: BenchJob): Measured {
-  const concurrency =
-    job.kind === 'raw' ? String(job.loops) : `${job.connections}${job.alongside ? ` + ${job.alongside.connections}` : ''}`;
-  return {
-    key: job.key,
-    concurrency,
-    count: 0,
-    seconds: 0,
-    rate: 0,
-    latencies: [],
-    failed: 0,
-    statuses: new Map(),
-    serverCpu: 0,
-    clientCpu: 0,
-  };
-}
-
-async function cannon(server: Server, job: HttpJob, seconds: number, into: Measured): Promise<void> {
-  const cpuBefore = server.cpuSeconds();
-  const clientBefore = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  const fail = (status: number, count = 1) => {
-    into.failed += count;
-    into.statuses.set(status, (into.statuses.get(status) ?? 0) + count);
-  };
-  /** One autocannon run; `measured` ones record each response, the others only their failures. */
-  const fire = (connections: number, request: autocannon.Request, measured: boolean) =>
-    new Promise<void>((resolve, reject) => {
-      const instance = autocannon(
-        { url: server.url, connections, duration: seconds, timeout: 30, requests: [request] },
-        (error, result) => {
-          if (error) return reject(error);
-          if (result.errors > 0) fail(0, result.errors);
-          if (!measured && result.non2xx > 0) fail(-1, result.non2xx);
-          resolve();
-        },
-      );
-      if (!measured) return;
-      instance.on('response', (_client, status, _bytes, ms) => {
-        if (status < 200 || status >= 300) return fail(status);
-        into.count++;
-        into.latencies.push(ms);
-      });
-    });
-  await Promise.all([
-    fire(job.connections, job.request, true),
-    ...(job.alongside ? [fire(job.alongside.connections, job.alongside.request, false)] : []),
-  ]);
-  into.seconds += Number(process.hrtime.bigint() - started) / 1e9;
-  into.serverCpu += server.cpuSeconds() - cpuBefore;
-  const client = process.cpuUsage(clientBefore);
-  into.clientCpu += (client.user + client.system) / 1e6;
-}
-
-async function runRaw(job: RawJob, seconds: number, into: Measured): Promise<void> {
-  const clientBefore = process.cpuUsage();
-  const result = await runFor(seconds, job.loops, job.step);
-  into.count += result.count;
-  into.seconds += result.seconds;
-  const client = process.cpuUsage(clientBefore);
-  into.clientCpu += (client.user + client.system) / 1e6;
-}
-
-/**
- * Warm-up of each job, then ROUNDS turns of each in an order rotated every round, as
- * support.interleave does, so that a drift of the machine weighs on all jobs of a table alike.
- */
-async function measure(server: Server, jobs: BenchJob[], label: string): Promise<Map<string, Measured>> {
-  const run = (job: BenchJob, seconds: number, into: Measured) =>
-    job.kind === 'http' ? cannon(server, job, seconds, into) : runRaw(job, seconds, into);
-  for (const job of jobs) {
-    progress(`${label}: warm-up ${job.key}`);
-    await run(job, WARMUP_SECONDS, emptyMeasured(job));
-  }
-  const results = new Map(jobs.map((job) => [job.key, emptyMeasured(job)]));
-  for (let round = 0; round < ROUNDS; round++) {
-    progress(`${label}: round ${round + 1} of ${ROUNDS}`);
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[(i + round) % jobs.length] as BenchJob;
-      await run(job, TURN_SECONDS, results.get(job.key) as Measured);
-    }
-  }
-  for (const measured of results.values()) measured.rate = measured.count / measured.seconds;
-  return results;
-}
+const TIMING = { warmupSeconds: WARMUP_SECONDS, rounds: ROUNDS, turnSeconds: TURN_SECONDS };
+const measure = (server: Server, jobs: BenchJob[], label: string) => measureJobs(server, jobs, label, TIMING);
 
 // ---------------------------------------------------------------------------------------------
 // The jobs
-
-/** A random pick that differs per call and per connection, without Math.random's cost mattering. */
-function picker(ids: readonly string[]) {
-  let state = 0x2545f491;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ids[(state >>> 0) % ids.length] as string;
-  };
-}
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
@@ -594,7 +323,7 @@ async function benchBackend(
   const seeded = await seed(storage, analyze);
   await analyze?.();
   progress(`${backend}: seeded in ${seeded.seconds.toFixed(1)} s`);
-  const server = await startServer(serverEnv);
+  const server = await startServer({ env: serverEnv, profileDir: PROFILE_DIR });
   const driver = driverFor();
   try {
     const cursor = await deepCursor(server.url);
@@ -700,23 +429,6 @@ interface TargetCheck {
   met: boolean;
 }
 
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-}
-
-interface Latency {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-function latencyOf(measured: Measured): Latency {
-  const sorted = Float64Array.from(measured.latencies).sort();
-  return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99) };
-}
-
-const ms = (value: number) => (Number.isFinite(value) ? (value >= 10 ? value.toFixed(1) : value.toFixed(2)) : '—');
 const mb = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MB`;
 
 const LABELS: Record<string, string> = {
@@ -746,13 +458,6 @@ const HTTP_ORDER = [
   'aggregate',
   'as-of',
 ];
-
-function failures(measured: Measured): string {
-  if (measured.failed === 0) return '0';
-  const name = (status: number) => (status === 0 ? 'socket error' : status === -1 ? 'non-2xx of the other load' : String(status));
-  const detail = [...measured.statuses].map(([status, count]) => `${count}× ${name(status)}`).join(', ');
-  return `${formatCount(measured.failed)} (${detail})`;
-}
 
 function httpTable(runs: BackendRun[]): string {
   const rows = runs.flatMap((run) =>

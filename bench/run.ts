@@ -17,6 +17,7 @@ import { type BenchModule, progress, type Section } from './support.js';
 const MODULES: Record<string, () => Promise<BenchModule>> = {
   eventstore: () => import('./eventstore.js'),
   http: () => import('./http.js'),
+  auth: () => import('./auth.js'),
 };
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

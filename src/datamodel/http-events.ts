@@ -47,7 +47,7 @@ export function eventRoutes(deps: {
 }
 
 /** The modules of a page's record events, each loaded once. */
-async function loadModules(
+export async function loadModules(
   registry: ModuleRegistry,
   tenant: string,
   page: RecordedEvent[],
@@ -57,13 +57,15 @@ async function loadModules(
   return new Map(loaded);
 }
 
-function upcastData(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>): JsonValue {
+/** A record event's data upcast to its module's current definition; other events as stored. */
+export function upcastData(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>): JsonValue {
   const stream = parseRecordStream(event.streamId);
   const module = stream ? modules.get(stream.module) : undefined;
   return module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;
 }
 
-function eventJson(event: RecordedEvent, data: JsonValue) {
+/** An event as `/events` (and the live feed) show it. */
+export function eventJson(event: RecordedEvent, data: JsonValue) {
   return {
     position: event.position.toString(),
     id: event.id,

@@ -11,9 +11,13 @@ import { createModuleService } from './modules.js';
 import { createRecordService } from './records.js';
 import { createModuleRegistry, type LoadedModule } from './registry.js';
 
+export { entityResource } from './access.js';
+export { type EventFilter, eventFilter } from './access-events.js';
+export { evolve, initialState, type RecordData, type RecordState } from './decider.js';
+export { eventJson, loadModules, upcastData } from './http-events.js';
 export { rebuildEntity, rebuildProjections } from './rebuild.js';
-export { isDataStream } from './registry.js';
-export type { ModuleDefinition } from './types.js';
+export { isDataStream, type LoadedModule, type ModuleRegistry, parseRecordStream } from './registry.js';
+export type { FieldDefinition, ModuleDefinition } from './types.js';
 
 /** The data model context: modules defined at runtime, their records, history and the event log route. */
 export function createDataContext(deps: { events: EventStore; documents: DocumentStore; authenticate: Authenticate }) {

@@ -43,6 +43,16 @@ export const ConfigSchema = Type.Object(
     passwordHashIterations: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024 }),
+    /** Live feed (docs/live.md): heartbeat interval, connection limits and each stream's outgoing buffer. */
+    liveHeartbeatSeconds: Type.Number({ minimum: 0.05, maximum: 3600, default: 15 }),
+    liveMaxConnectionsPerTenant: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+    liveMaxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+    liveBufferEvents: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+    liveBufferBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 1024 * 1024 }),
+    /** Groups one report may hold; a report that would hold more fails with `too_many_groups` (docs/reports.md). */
+    reportMaxGroups: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+    /** Events a report read `?asOf=` may fold in memory. */
+    reportAsOfMaxEvents: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
   },
   { additionalProperties: false },
 );
@@ -76,6 +86,13 @@ const ENVIRONMENT: Record<string, keyof Config> = {
   BACKOFFICE_PASSWORD_HASH_ITERATIONS: 'passwordHashIterations',
   BACKOFFICE_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   BACKOFFICE_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  BACKOFFICE_LIVE_HEARTBEAT_SECONDS: 'liveHeartbeatSeconds',
+  BACKOFFICE_LIVE_MAX_CONNECTIONS_PER_TENANT: 'liveMaxConnectionsPerTenant',
+  BACKOFFICE_LIVE_MAX_CONNECTIONS: 'liveMaxConnections',
+  BACKOFFICE_LIVE_BUFFER_EVENTS: 'liveBufferEvents',
+  BACKOFFICE_LIVE_BUFFER_BYTES: 'liveBufferBytes',
+  BACKOFFICE_REPORT_MAX_GROUPS: 'reportMaxGroups',
+  BACKOFFICE_REPORT_AS_OF_MAX_EVENTS: 'reportAsOfMaxEvents',
 };
 
 export class ConfigError extends Error {
@@ -175,4 +192,15 @@ export function storageConfig(config: Config): StorageConfig {
     return { kind: 'postgres', url: config.databaseUrl ?? '', poolSize: config.databasePoolSize };
   }
   return { kind: 'sqlite', path: join(config.dataDir, 'backoffice.db'), synchronous: config.sqliteSynchronous };
+}
+
+/** The live feed's settings (src/live). */
+export function liveSettings(config: Config) {
+  return {
+    heartbeatMs: Math.round(config.liveHeartbeatSeconds * 1000),
+    maxConnectionsPerTenant: config.liveMaxConnectionsPerTenant,
+    maxConnections: config.liveMaxConnections,
+    bufferEvents: config.liveBufferEvents,
+    bufferBytes: config.liveBufferBytes,
+  };
 }

@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { createDataContext } from '../datamodel/index.js';
 import { buildApp } from '../http/index.js';
+import { principalFor } from '../identity/index.js';
 import { createLogger, type Logger, redactUrl } from '../kernel/index.js';
-import { type Config, storageConfig, unsafeSettings } from './config.js';
+import { createLiveContext } from '../live/index.js';
+import { createReportsContext, openReportStore } from '../reports/index.js';
+import { type Config, liveSettings, storageConfig, unsafeSettings } from './config.js';
 import { healthRoutes } from './health.js';
 import { createSecurity, type Security } from './security.js';
 import { openStorage, type Storage } from './storage.js';
@@ -36,6 +39,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   );
   const storage = await openStorage(storageSettings, logger);
   let security: Security | undefined;
+  let reports: Awaited<ReturnType<typeof createReportsContext>> | undefined;
   try {
     let data: ReturnType<typeof createDataContext> | undefined;
     security = await createSecurity(config, storage, logger, async (tenant, module, entity) => {
@@ -44,7 +48,26 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     });
     const { auth, identity, tenancy, vault } = security;
     data = createDataContext({ events: storage.events, documents: storage.documents, authenticate: auth.authenticate });
+    const live = createLiveContext({
+      events: storage.events,
+      documents: storage.documents,
+      registry: data.registry,
+      authenticate: auth.authenticate,
+      principal: async (caller) => principalFor(caller, await identity.roles.resolve(caller.tenant, caller.roles)),
+      tenantStatus: tenancy.tenants.status,
+      logger,
+      settings: liveSettings(config),
+    });
     await security.bootstrap(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
+    reports = await createReportsContext({
+      events: storage.events,
+      documents: storage.documents,
+      registry: data.registry,
+      store: await openReportStore(storageSettings, logger),
+      authenticate: auth.authenticate,
+      settings: { maxGroups: config.reportMaxGroups, asOfMaxEvents: config.reportAsOfMaxEvents },
+      logger,
+    });
     const app = await buildApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -59,6 +82,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         { plugin: identity.routes(auth.authenticate) },
         { plugin: tenancy.routes(auth.authenticate) },
         { plugin: data.plugin },
+        { plugin: live.plugin },
+        { plugin: reports.plugin },
       ],
     });
     const maintenance = setInterval(() => {
@@ -66,6 +91,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       security?.maintain().catch((error: unknown) => logger.warn({ err: error }, 'key and session maintenance failed'));
     }, HOURLY_MS).unref();
     const opened = security;
+    const openedReports = reports;
     return {
       app,
       storage,
@@ -74,11 +100,13 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       async close() {
         clearInterval(maintenance);
         await app.close();
+        await openedReports.close();
         await opened.vault.close();
         await storage.close();
       },
     };
   } catch (error) {
+    await reports?.close();
     await security?.vault.close();
     await storage.close();
     throw error;

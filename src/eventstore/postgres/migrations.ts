@@ -606,4 +606,50 @@ export const postgresMigrations: Migration[] = [
         PERFORM set_config('backoffice.tenant', prior, true);
       END $$;`,
   },
+  {
+    version: 10,
+    name: 'reports maintained from the log',
+    sql: `
+      CREATE TABLE report_versions (
+        tenant text NOT NULL,
+        report text NOT NULL,
+        version integer NOT NULL,
+        definition jsonb NOT NULL,
+        status text NOT NULL,
+        reason text,
+        position bigint NOT NULL,
+        group_count integer NOT NULL,
+        PRIMARY KEY (tenant, report, version)
+      );
+      CREATE TABLE report_groups (
+        tenant text NOT NULL,
+        report text NOT NULL,
+        version integer NOT NULL,
+        group_key text COLLATE "C" NOT NULL,
+        state jsonb NOT NULL,
+        PRIMARY KEY (tenant, report, version, group_key)
+      );
+      CREATE TABLE report_members (
+        tenant text NOT NULL,
+        report text NOT NULL,
+        version integer NOT NULL,
+        record_id text COLLATE "C" NOT NULL,
+        data jsonb NOT NULL,
+        PRIMARY KEY (tenant, report, version, record_id)
+      );
+      CREATE TABLE report_cursor (
+        name text PRIMARY KEY,
+        position bigint NOT NULL
+      );
+      ${['report_versions', 'report_groups', 'report_members']
+        .map(
+          (table) => `
+      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON ${table}
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});`,
+        )
+        .join('\n')}`,
+  },
 ];

@@ -138,4 +138,40 @@ export const sqliteMigrations: Migration[] = [
         recorded_at TEXT NOT NULL
       );`,
   },
+  {
+    version: 6,
+    name: 'reports maintained from the log',
+    sql: `
+      CREATE TABLE report_versions (
+        tenant TEXT NOT NULL,
+        report TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        position INTEGER NOT NULL,
+        group_count INTEGER NOT NULL,
+        PRIMARY KEY (tenant, report, version)
+      ) WITHOUT ROWID;
+      CREATE TABLE report_groups (
+        tenant TEXT NOT NULL,
+        report TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        group_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (tenant, report, version, group_key)
+      ) WITHOUT ROWID;
+      CREATE TABLE report_members (
+        tenant TEXT NOT NULL,
+        report TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        record_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (tenant, report, version, record_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE report_cursor (
+        name TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+      );`,
+  },
 ];

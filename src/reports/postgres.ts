@@ -1,0 +1,153 @@
+import type pg from 'pg';
+import type { RecordData } from '../datamodel/index.js';
+import { inTenant } from '../eventstore/postgres/tenant-transaction.js';
+import type { ReportStore, VersionId, VersionRow, VersionWrite } from './port.js';
+import type { GroupState } from './reducer.js';
+
+const CURSOR = 'reports';
+const KEY = 'tenant = $1 AND report = $2 AND version = $3';
+const WHAT = 'report store';
+
+type Row = {
+  tenant: string;
+  report: string;
+  version: number;
+  definition: VersionRow['stored'];
+  status: string;
+  reason: string | null;
+  position: string;
+  group_count: number;
+};
+
+/**
+ * The report store on PostgreSQL (migration 10). Its tables have forced row-level security: reads
+ * of the whole processor run as tenant `*`, and each version's writes under its own tenant, all in
+ * the transaction of the batch. The pool is its own.
+ */
+export function postgresReportStore(pool: pg.Pool): ReportStore {
+  const key = (id: VersionId) => [id.tenant, id.report, id.version];
+
+  async function write(client: pg.PoolClient, w: VersionWrite): Promise<void> {
+    const k = key(w.id);
+    await client.query("SELECT set_config('backoffice.tenant', $1, true)", [w.id.tenant]);
+    if (w.create) {
+      await client.query(
+        `INSERT INTO report_versions (tenant, report, version, definition, status, reason, position, group_count)
+         VALUES ($1, $2, $3, $4, 'building', NULL, 0, 0) ON CONFLICT DO NOTHING`,
+        [...k, JSON.stringify(w.create)],
+      );
+    }
+    if (w.drop || w.clear) {
+      await client.query(`DELETE FROM report_groups WHERE ${KEY}`, k);
+      await client.query(`DELETE FROM report_members WHERE ${KEY}`, k);
+    }
+    if (w.drop) {
+      await client.query(`DELETE FROM report_versions WHERE ${KEY}`, k);
+      return;
+    }
+    await writeRows(client, 'report_members', 'record_id', 'data', k, w.members);
+    await writeRows(client, 'report_groups', 'group_key', 'state', k, w.groups);
+    if (w.state) {
+      await client.query(`UPDATE report_versions SET status = $4, reason = $5, position = $6, group_count = $7 WHERE ${KEY}`, [
+        ...k,
+        w.state.status,
+        w.state.reason,
+        w.state.position.toString(),
+        w.state.groupCount,
+      ]);
+    }
+  }
+
+  return {
+    async cursor() {
+      const { rows } = await pool.query('SELECT position FROM report_cursor WHERE name = $1', [CURSOR]);
+      return BigInt(rows[0]?.position ?? 0);
+    },
+    async versions(filter) {
+      return inTenant(pool, filter?.tenant ?? '*', WHAT, async (client) => {
+        const { rows } = filter
+          ? await client.query<Row>('SELECT * FROM report_versions WHERE tenant = $1 AND report = $2 ORDER BY version', [
+              filter.tenant,
+              filter.report,
+            ])
+          : await client.query<Row>('SELECT * FROM report_versions ORDER BY tenant, report, version');
+        return rows.map(toVersion);
+      });
+    },
+    async members(id, recordIds) {
+      if (recordIds.length === 0) return new Map();
+      return inTenant(pool, id.tenant, WHAT, async (client) => {
+        const { rows } = await client.query<{ record_id: string; data: RecordData }>(
+          `SELECT record_id, data FROM report_members WHERE ${KEY} AND record_id = ANY($4::text[])`,
+          [...key(id), recordIds],
+        );
+        return new Map(rows.map((row) => [row.record_id, row.data]));
+      });
+    },
+    async groups(id, keys) {
+      if (keys?.length === 0) return new Map();
+      return inTenant(pool, id.tenant, WHAT, async (client) => {
+        const { rows } = keys
+          ? await client.query<{ group_key: string; state: GroupState }>(
+              `SELECT group_key, state FROM report_groups WHERE ${KEY} AND group_key = ANY($4::text[])`,
+              [...key(id), keys],
+            )
+          : await client.query<{ group_key: string; state: GroupState }>(
+              `SELECT group_key, state FROM report_groups WHERE ${KEY}`,
+              key(id),
+            );
+        return new Map(rows.map((row) => [row.group_key, row.state]));
+      });
+    },
+    async commit(writes, cursor) {
+      await inTenant(pool, '*', WHAT, async (client) => {
+        for (const w of writes) await write(client, w);
+        if (cursor !== undefined) {
+          await client.query(
+            'INSERT INTO report_cursor (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+            [CURSOR, cursor.toString()],
+          );
+        }
+      });
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** Upserts and deletes of one table's rows in two statements. */
+async function writeRows(
+  client: pg.PoolClient,
+  table: string,
+  idColumn: string,
+  valueColumn: string,
+  k: unknown[],
+  rows: ReadonlyMap<string, unknown> | undefined,
+): Promise<void> {
+  if (!rows || rows.size === 0) return;
+  const gone = [...rows].filter(([, value]) => value === null).map(([id]) => id);
+  const put = [...rows].filter(([, value]) => value !== null).map(([id, value]) => ({ id, value }));
+  if (gone.length > 0) await client.query(`DELETE FROM ${table} WHERE ${KEY} AND ${idColumn} = ANY($4::text[])`, [...k, gone]);
+  if (put.length > 0) {
+    await client.query(
+      `INSERT INTO ${table} (tenant, report, version, ${idColumn}, ${valueColumn})
+       SELECT $1, $2, $3, x.id, x.value FROM jsonb_to_recordset($4::jsonb) AS x(id text, value jsonb)
+       ON CONFLICT (tenant, report, version, ${idColumn}) DO UPDATE SET ${valueColumn} = excluded.${valueColumn}`,
+      [...k, JSON.stringify(put)],
+    );
+  }
+}
+
+function toVersion(row: Row): VersionRow {
+  return {
+    tenant: row.tenant,
+    report: row.report,
+    version: row.version,
+    stored: row.definition,
+    status: row.status as VersionRow['status'],
+    reason: row.reason,
+    position: BigInt(row.position),
+    groupCount: row.group_count,
+  };
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RecordData } from '../../src/datamodel/index.js';
+import { compileReport } from '../../src/reports/definition.js';
+import {
+  bucketStart,
+  foldEvents,
+  type GroupState,
+  groupView,
+  mergeGroups,
+  type ReportEvent,
+  sortGroups,
+} from '../../src/reports/reducer.js';
+
+const FIELDS = {
+  customer: { type: 'string' as const },
+  amount: { type: 'number' as const },
+  status: { type: 'enum' as const, values: ['open', 'paid'] },
+  placedAt: { type: 'datetime' as const },
+};
+const report = compileReport(
+  {
+    entity: 'sales.order',
+    groupBy: ['status', { time: 'placedAt', bucket: 'day' }],
+    measures: ['count', 'sum:amount', 'avg:amount', 'min:amount', 'max:amount', 'countDistinct:customer'],
+  },
+  FIELDS,
+);
+
+/** Given the member rows and groups, when the events are folded, then the groups are… */
+function given(events: ReportEvent[]) {
+  const members = new Map<string, RecordData>();
+  const groups = new Map<string, GroupState>();
+  return {
+    when(more: ReportEvent[]) {
+      for (const batch of [events, more]) {
+        const folded = foldEvents(report, members, batch);
+        for (const [id, data] of folded.members) data ? members.set(id, data) : members.delete(id);
+        for (const [id, group] of mergeGroups(groups, folded.deltas).changed) group ? groups.set(id, group) : groups.delete(id);
+      }
+      return sortGroups([...groups.values()]).map((group) => groupView(report, group));
+    },
+  };
+}
+
+const created = (id: string, data: RecordData): ReportEvent => ({ recordId: id, type: 'OrderCreated', data });
+const at = '2024-05-01T10:00:00.000Z';
+
+describe('report reducer', () => {
+  it('moves a record from one group to another on an update', () => {
+    const groups = given([created('1', { customer: 'a', amount: 10, status: 'open', placedAt: at })]).when([
+      { recordId: '1', type: 'OrderUpdated', data: { status: 'paid' } },
+    ]);
+    assert.deepEqual(groups, [
+      {
+        key: { status: 'paid', placedAt_day: '2024-05-01T00:00:00.000Z' },
+        count: 1,
+        sum_amount: 10,
+        avg_amount: 10,
+        min_amount: 10,
+        max_amount: 10,
+        countDistinct_customer: 1,
+      },
+    ]);
+  });
+
+  it('keeps min, max and countDistinct right after deletes', () => {
+    const groups = given([
+      created('1', { customer: 'a', amount: 1, status: 'open', placedAt: at }),
+      created('2', { customer: 'b', amount: 5, status: 'open', placedAt: at }),
+      created('3', { customer: 'b', amount: 9, status: 'open', placedAt: at }),
+    ]).when([
+      { recordId: '3', type: 'OrderDeleted', data: {} },
+      { recordId: '1', type: 'OrderDeleted', data: {} },
+    ]);
+    assert.equal(groups.length, 1);
+    assert.deepEqual([groups[0]?.min_amount, groups[0]?.max_amount, groups[0]?.countDistinct_customer, groups[0]?.count], [5, 5, 1, 1]);
+  });
+
+  it('applies declared command events through evolve and removes empty groups', () => {
+    const groups = given([created('1', { customer: 'a', amount: 3, status: 'open', placedAt: at })]).when([
+      { recordId: '1', type: 'OrderPaid', data: { status: 'paid' } },
+      { recordId: '1', type: 'OrderUpdated', data: { amount: null } },
+    ]);
+    assert.deepEqual(
+      groups.map((g) => [g.key, g.count, g.sum_amount, g.min_amount]),
+      [[{ status: 'paid', placedAt_day: '2024-05-01T00:00:00.000Z' }, 1, null, null]],
+    );
+  });
+
+  it('starts weeks on Monday and quarters on their first month', () => {
+    assert.equal(bucketStart('2024-05-01T10:00:00Z', 'week'), '2024-04-29T00:00:00.000Z');
+    assert.equal(bucketStart('2024-05-31', 'quarter'), '2024-04-01T00:00:00.000Z');
+  });
+});
