@@ -42,10 +42,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   let reports: Awaited<ReturnType<typeof createReportsContext>> | undefined;
   try {
     let data: ReturnType<typeof createDataContext> | undefined;
-    security = await createSecurity(config, storage, logger, async (tenant, module, entity) => {
-      const loaded = await data?.registry.load(tenant, module);
-      return loaded?.entities.get(entity)?.definition.sharedWith;
-    });
+    security = await createSecurity(
+      config,
+      storage,
+      logger,
+      async (tenant, module, entity) => {
+        const loaded = await data?.registry.load(tenant, module);
+        return loaded?.entities.get(entity)?.definition.sharedWith;
+      },
+      (tenant) => reports?.processor.dropTenant(tenant),
+    );
     const { auth, identity, tenancy, vault } = security;
     data = createDataContext({ events: storage.events, documents: storage.documents, authenticate: auth.authenticate });
     const live = createLiveContext({

@@ -33,14 +33,16 @@ async function openVault(config: Config, storage: Storage, logger: Logger): Prom
 }
 
 /**
- * Keys, identity, tenancy and the authorization server, wired together. `sharing` is late-bound:
- * it needs the data model's registry, which needs the authenticator made here.
+ * Keys, identity, tenancy and the authorization server, wired together. `sharing` and
+ * `tenantDestroyed` are late-bound: they need contexts made after the authenticator made here.
  */
 export async function createSecurity(
   config: Config,
   storage: Storage,
   logger: Logger,
   sharing: (tenant: string, module: string, entity: string) => Promise<string | undefined>,
+  /** Called once a tenant's keys, log and identity rows are gone (derived data such as reports goes next). */
+  tenantDestroyed: (tenant: string) => void,
 ) {
   const vault = await openVault(config, storage, logger);
   const keyring = createKeyring({
@@ -72,6 +74,7 @@ export async function createSecurity(
       keyring.forget(tenant);
       auth.verifier.forget(tenant);
       identity.roles.forget(tenant);
+      tenantDestroyed(tenant);
     },
   });
   const auth = createAuthContext({

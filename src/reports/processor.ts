@@ -58,8 +58,25 @@ export async function startReportProcessor(options: ProcessorOptions) {
     versions = new Map((await store.versions()).map((row) => [vkey(row), withCompiled(row)]));
   }
 
+  /** Tenants deleted since the last pass: their versions and rows go, in the processor's own loop. */
+  const deletedTenants = new Set<string>();
+
+  async function dropDeletedTenants(): Promise<void> {
+    if (deletedTenants.size === 0) return;
+    const gone = [...versions.values()].filter((v) => deletedTenants.has(v.tenant));
+    deletedTenants.clear();
+    if (gone.length === 0) return;
+    await commit(
+      gone.map((v) => ({ id: v, drop: true })),
+      [],
+      [],
+      new Set(gone.map(vkey)),
+    );
+  }
+
   async function step(): Promise<boolean> {
     waker.clear();
+    await dropDeletedTenants();
     const batch = await events.readAll({ after: cursor, limit: batchSize });
     if (batch.length > 0) await mainBatch(batch);
     const cohorts = new Map<bigint, Version[]>();
@@ -230,6 +247,11 @@ export async function startReportProcessor(options: ProcessorOptions) {
     },
     /** Wakes the processor (after a definition was written here). */
     poke: () => waker.notify(),
+    /** The tenant was deleted: its report versions, groups and member rows are dropped. */
+    dropTenant(tenant: string): void {
+      deletedTenants.add(tenant);
+      waker.notify();
+    },
     async stop(): Promise<void> {
       unsubscribe();
       waker.stop();

@@ -3,8 +3,9 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Config } from '../../src/platform/config.js';
+import { type Config, storageConfig } from '../../src/platform/config.js';
 import type { Platform } from '../../src/platform/platform.js';
+import { openReportStore } from '../../src/reports/index.js';
 import { type Api, apiClient, expectProblem, expectStatus, expectValidation } from '../api/client.js';
 import { orders, salesTenant } from '../api/fixtures.js';
 import { userWithRole } from '../security/fixtures.js';
@@ -120,8 +121,10 @@ export function reportsContract(label: string, newConfig: () => Promise<Config>)
   describe(`reports (${label})`, () => {
     let platform: Platform;
     let api: Api;
+    let config: Config;
     before(async () => {
-      platform = await startTestPlatform(await newConfig());
+      config = await newConfig();
+      platform = await startTestPlatform(config);
       api = apiClient(platform.app, await centralAdminToken(platform.app));
     });
     after(() => platform.close());
@@ -243,6 +246,22 @@ export function reportsContract(label: string, newConfig: () => Promise<Config>)
       expectProblem(await apiClient(app).get(`/t/${tenant}/reports/daily/data`), 401, 'unauthorized');
       expectStatus(await api.delete(`/t/${tenant}/reports/daily`), 200);
       expectProblem(await reader.get(`/t/${tenant}/reports/daily/data`), 404, 'not_found');
+    });
+
+    it("drops a deleted tenant's report versions, groups and member rows", async () => {
+      const tenant = await salesTenant(api, 'rdel');
+      expectStatus(await api.put(`/t/${tenant}/reports/gone`, REPORT), 201);
+      await reportData(api, tenant, 'gone', await head(api, tenant));
+      const store = await openReportStore(storageConfig(config));
+      try {
+        assert.equal((await store.versions({ tenant, report: 'gone' })).length, 1);
+        expectStatus(await api.delete(`/t/central/tenants/${tenant}`), 204);
+        for (let waited = 0; waited < 5000 && (await store.versions({ tenant, report: 'gone' })).length > 0; waited += 50)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(await store.versions({ tenant, report: 'gone' }), []);
+      } finally {
+        await store.close();
+      }
     });
 
     it('streams only the changed groups over SSE', async () => {
