@@ -1,6 +1,13 @@
 import type { RecordData } from '../datamodel/index.js';
+import { AppError } from '../kernel/index.js';
 import type { StoredDefinition } from './definition.js';
 import type { GroupState } from './reducer.js';
+
+/** Where the processor is: its log position and the count of committed batches. */
+export interface Cursor {
+  position: bigint;
+  generation: bigint;
+}
 
 /** One version of a report's definition: each builds its own groups from position 0. */
 export interface VersionId {
@@ -45,11 +52,20 @@ export interface VersionWrite {
  * processor's own position (`cursor`) moves in the same transaction as the writes of its batch.
  */
 export interface ReportStore {
-  cursor(): Promise<bigint>;
+  /** The processor's position, and how many batches were committed so far (the fence of the next). */
+  cursor(): Promise<Cursor>;
   versions(filter?: { tenant: string; report: string }): Promise<VersionRow[]>;
   members(id: VersionId, recordIds: readonly string[]): Promise<Map<string, RecordData>>;
   /** The version's groups with these keys, or all of them. */
   groups(id: VersionId, keys?: readonly string[]): Promise<Map<string, GroupState>>;
-  commit(writes: readonly VersionWrite[], cursor?: bigint): Promise<void>;
+  /**
+   * Writes the batch and moves the position to `position`, in one transaction, only when no batch
+   * was committed since `generation` (the batch was computed from the current state): otherwise
+   * nothing is written and it fails with `version_conflict`. Returns the new generation.
+   */
+  commit(writes: readonly VersionWrite[], cursor: Cursor): Promise<bigint>;
   close(): Promise<void>;
 }
+
+/** Another processor committed a batch this one computed from the same state: it reloads and goes on. */
+export const overtaken = () => new AppError('version_conflict', 'Another report processor committed first');

@@ -1,10 +1,12 @@
 import type pg from 'pg';
 import type { RecordData } from '../datamodel/index.js';
 import { inTenant } from '../eventstore/postgres/tenant-transaction.js';
-import type { ReportStore, VersionId, VersionRow, VersionWrite } from './port.js';
+import { overtaken, type ReportStore, type VersionId, type VersionRow, type VersionWrite } from './port.js';
 import type { GroupState } from './reducer.js';
 
 const CURSOR = 'reports';
+/** The count of committed batches: every commit checks and moves it (several processors stay exact). */
+const GENERATION = 'reports.generation';
 const KEY = 'tenant = $1 AND report = $2 AND version = $3';
 const WHAT = 'report store';
 
@@ -60,8 +62,12 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
 
   return {
     async cursor() {
-      const { rows } = await pool.query('SELECT position FROM report_cursor WHERE name = $1', [CURSOR]);
-      return BigInt(rows[0]?.position ?? 0);
+      const { rows } = await pool.query<{ name: string; position: string }>(
+        'SELECT name, position FROM report_cursor WHERE name IN ($1, $2)',
+        [CURSOR, GENERATION],
+      );
+      const value = (name: string) => BigInt(rows.find((row) => row.name === name)?.position ?? 0);
+      return { position: value(CURSOR), generation: value(GENERATION) };
     },
     async versions(filter) {
       return inTenant(pool, filter?.tenant ?? '*', WHAT, async (client) => {
@@ -100,15 +106,21 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
       });
     },
     async commit(writes, cursor) {
+      const generation = cursor.generation + 1n;
       await inTenant(pool, '*', WHAT, async (client) => {
+        const fenced = await client.query(
+          `INSERT INTO report_cursor (name, position) VALUES ($1, $2)
+           ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE report_cursor.position = $3`,
+          [GENERATION, generation.toString(), cursor.generation.toString()],
+        );
+        if (fenced.rowCount === 0) throw overtaken();
+        await client.query(
+          'INSERT INTO report_cursor (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+          [CURSOR, cursor.position.toString()],
+        );
         for (const w of writes) await write(client, w);
-        if (cursor !== undefined) {
-          await client.query(
-            'INSERT INTO report_cursor (name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
-            [CURSOR, cursor.toString()],
-          );
-        }
       });
+      return generation;
     },
     async close() {
       await pool.end();

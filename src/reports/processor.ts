@@ -1,6 +1,6 @@
 import { type ModuleRegistry, parseRecordStream, upcastData } from '../datamodel/index.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
-import { createWaker, type Logger } from '../kernel/index.js';
+import { createWaker, isAppError, type Logger } from '../kernel/index.js';
 import { type CompiledReport, compileReport, type StoredDefinition } from './definition.js';
 import type { ReportStore, VersionRow, VersionState, VersionWrite } from './port.js';
 import { foldEvents, type GroupState, groupView, mergeGroups, type ReportEvent } from './reducer.js';
@@ -48,13 +48,16 @@ export async function startReportProcessor(options: ProcessorOptions) {
   const { events, store, registry } = options;
   const batchSize = options.batchSize ?? 1000;
   let cursor = 0n;
+  /** Committed batches, as last seen: the fence of this processor's next commit. */
+  let generation = 0n;
   let versions = new Map<string, Version>();
   const waker = createWaker();
   const listeners = new Set<(notice: BatchNotice) => void>();
   const progress = new Set<() => void>();
 
   async function reload(): Promise<void> {
-    cursor = await store.cursor();
+    // The fence first: a batch committed while the rest is read makes the next commit fail, then reload.
+    ({ position: cursor, generation } = await store.cursor());
     versions = new Map((await store.versions()).map((row) => [vkey(row), withCompiled(row)]));
   }
 
@@ -148,7 +151,11 @@ export async function startReportProcessor(options: ProcessorOptions) {
       groupView(v.compiled, group ?? { key: (groups.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),
     );
     const notice = views.length > 0 ? { tenant: v.tenant, report: v.report, version: v.version, position, groups: views } : undefined;
-    return { write: { id: v, members: folded.members, groups: changed, state }, next: { ...v, ...state }, ...(notice ? { notice } : {}) };
+    return {
+      write: { id: v, members: folded.members, groups: changed, state },
+      next: { ...v, ...state },
+      ...(notice ? { notice } : {}),
+    };
   }
 
   async function reportEvents(v: Version, batch: RecordedEvent[]): Promise<ReportEvent[]> {
@@ -185,7 +192,8 @@ export async function startReportProcessor(options: ProcessorOptions) {
         }
       }
     }
-    await store.commit(writes, newCursor);
+    // Every batch is fenced on the cursor, a catch-up too: one computed from a stale cursor must not land.
+    generation = await store.commit(writes, { position: newCursor ?? cursor, generation });
     versions = next;
     if (newCursor !== undefined) cursor = newCursor;
     for (const r of results) if (r.notice) for (const listener of listeners) listener(r.notice);
@@ -201,6 +209,12 @@ export async function startReportProcessor(options: ProcessorOptions) {
         retry = 100;
         if (!more) await waker.sleep(options.pollIntervalMs ?? 500);
       } catch (error) {
+        if (isAppError(error, 'version_conflict')) {
+          // Another process's processor is ahead: take its state and go on (no error, no back-off).
+          await reload().catch(() => undefined);
+          for (const resolve of progress) resolve();
+          continue;
+        }
         options.logger?.error({ err: error }, 'report batch failed; retrying');
         await waker.sleep(retry);
         retry = Math.min(retry * 2, 30_000);

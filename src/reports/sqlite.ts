@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
 import type { RecordData } from '../datamodel/index.js';
-import type { ReportStore, VersionId, VersionRow, VersionWrite } from './port.js';
+import { type Cursor, overtaken, type ReportStore, type VersionId, type VersionRow, type VersionWrite } from './port.js';
 import type { GroupState } from './reducer.js';
 
 const CURSOR = 'reports';
+/** The count of committed batches: every commit checks and moves it (several processors stay exact). */
+const GENERATION = 'reports.generation';
 const KEY = 'tenant = ? AND report = ? AND version = ?';
 
 type Row = {
@@ -21,9 +23,12 @@ type Row = {
 export function sqliteReportStore(db: Database.Database): ReportStore {
   db.defaultSafeIntegers(false);
   const s = {
-    cursor: db.prepare('SELECT position FROM report_cursor WHERE name = ?'),
+    cursor: db.prepare('SELECT name, position FROM report_cursor WHERE name IN (?, ?)'),
     saveCursor: db.prepare(
       'INSERT INTO report_cursor (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+    ),
+    fence: db.prepare(
+      'INSERT INTO report_cursor (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE report_cursor.position = ?',
     ),
     allVersions: db.prepare('SELECT * FROM report_versions ORDER BY tenant, report, version'),
     versions: db.prepare('SELECT * FROM report_versions WHERE tenant = ? AND report = ? ORDER BY version'),
@@ -70,15 +75,19 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     if (w.state) s.state.run(w.state.status, w.state.reason, w.state.position, w.state.groupCount, ...k);
   }
 
-  const commit = db.transaction((writes: readonly VersionWrite[], cursor?: bigint) => {
+  const commit = db.transaction((writes: readonly VersionWrite[], cursor: Cursor): bigint => {
+    const generation = cursor.generation + 1n;
+    if (s.fence.run(GENERATION, generation, cursor.generation).changes === 0) throw overtaken();
+    s.saveCursor.run(CURSOR, cursor.position);
     for (const w of writes) write(w);
-    if (cursor !== undefined) s.saveCursor.run(CURSOR, cursor);
+    return generation;
   });
 
   return {
     async cursor() {
-      const row = s.cursor.get(CURSOR) as { position: number } | undefined;
-      return BigInt(row?.position ?? 0);
+      const rows = s.cursor.all(CURSOR, GENERATION) as { name: string; position: number }[];
+      const value = (name: string) => BigInt(rows.find((row) => row.name === name)?.position ?? 0);
+      return { position: value(CURSOR), generation: value(GENERATION) };
     },
     async versions(filter) {
       const rows = (filter ? s.versions.all(filter.tenant, filter.report) : s.allVersions.all()) as Row[];
@@ -106,7 +115,7 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
       return found;
     },
     async commit(writes, cursor) {
-      commit(writes, cursor);
+      return commit(writes, cursor);
     },
     async close() {
       db.close();

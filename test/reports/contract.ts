@@ -338,5 +338,25 @@ export function restartContract(label: string, newConfig: () => Promise<Config>)
         await platform.close();
       }
     });
+
+    it('counts every event once when two processes maintain the reports of one database', async () => {
+      const config = await newConfig();
+      const platforms = [await startTestPlatform(config), await startTestPlatform(config)];
+      try {
+        const [first, second] = await Promise.all(platforms.map(async (p) => apiClient(p.app, await centralAdminToken(p.app))));
+        if (!first || !second) throw new Error('two platforms');
+        const tenant = await salesTenant(first, 'r2');
+        expectStatus(await first.put(`/t/${tenant}/reports/daily`, REPORT), 201);
+        const ids: string[] = [];
+        const samples = fc.sample(ops, { numRuns: 6, seed: 21 });
+        for (const [i, sample] of samples.entries()) for (const op of sample) await run(i % 2 ? second : first, tenant, op, ids);
+        const position = await head(first, tenant);
+        const want = await expected(first, tenant);
+        assert.deepEqual((await reportData(first, tenant, 'daily', position)).groups, want);
+        assert.deepEqual((await reportData(second, tenant, 'daily', position)).groups, want);
+      } finally {
+        for (const p of platforms) await p.close();
+      }
+    });
   });
 }

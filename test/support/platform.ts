@@ -23,8 +23,12 @@ export function testConfig(env: Record<string, string>, overrides: Partial<Confi
   return { ...config, ...overrides };
 }
 
+/** Silent, unless BACKOFFICE_TEST_LOG names a level (to debug a failing case). */
 export async function startTestPlatform(config: Config): Promise<Platform> {
-  return createPlatform(config, { logger: createLogger('silent'), announce: () => undefined });
+  return createPlatform(config, {
+    logger: createLogger((process.env.BACKOFFICE_TEST_LOG as 'error') ?? 'silent'),
+    announce: () => undefined,
+  });
 }
 
 /** A password grant through the token endpoint: the access token, and the refresh cookie's value. */
