@@ -155,80 +155,67 @@ export function oauthRoutes(deps: OAuthRoutesDeps): FastifyPluginAsync {
       },
     );
 
-    app.post(
-      '/t/:tenant/oauth/token',
-      { schema: { params: TenantParams }, bodyLimit: BODY_LIMIT },
-      async (request: TenantRequest, reply) => {
-        const { tenant } = request.params;
-        await knownTenant(tenant);
-        const form = fields(request.body);
-        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        switch (form.grant_type) {
-          case 'password':
-            return sendGrant(
-              reply,
-              tenant,
-              await server.password(tenant, required(form, 'username'), required(form, 'password'), request.ip),
-            );
-          case 'refresh_token':
-            return sendGrant(reply, tenant, await server.refresh(tenant, refreshFrom(request, form), request.ip));
-          case 'client_credentials': {
-            const client = clientCredentials(request, form);
-            if (!client) throw new OAuthError(401, 'invalid_client', 'Client authentication is required');
-            return sendGrant(reply, tenant, await server.clientCredentials(tenant, client.id, client.secret));
-          }
-          case undefined:
-            throw new OAuthError(400, 'invalid_request', 'grant_type is required');
-          default:
-            throw new OAuthError(400, 'unsupported_grant_type', 'Supported grants: password, refresh_token, client_credentials');
+    /** A POST of the tenant's OAuth endpoints: a known tenant, a small form or JSON body. */
+    const post = (
+      endpoint: string,
+      handle: (tenant: string, form: Record<string, string>, request: TenantRequest, reply: FastifyReply) => Promise<unknown>,
+    ) =>
+      app.post(
+        `/t/:tenant/oauth/${endpoint}`,
+        { schema: { params: TenantParams }, bodyLimit: BODY_LIMIT },
+        async (request: TenantRequest, reply) => {
+          await knownTenant(request.params.tenant);
+          return handle(request.params.tenant, fields(request.body), request, reply);
+        },
+      );
+
+    post('token', async (tenant, form, request, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      switch (form.grant_type) {
+        case 'password':
+          return sendGrant(
+            reply,
+            tenant,
+            await server.password(tenant, required(form, 'username'), required(form, 'password'), request.ip),
+          );
+        case 'refresh_token':
+          return sendGrant(reply, tenant, await server.refresh(tenant, refreshFrom(request, form), request.ip));
+        case 'client_credentials': {
+          const client = clientCredentials(request, form);
+          if (!client) throw new OAuthError(401, 'invalid_client', 'Client authentication is required');
+          return sendGrant(reply, tenant, await server.clientCredentials(tenant, client.id, client.secret));
         }
-      },
-    );
+        case undefined:
+          throw new OAuthError(400, 'invalid_request', 'grant_type is required');
+        default:
+          throw new OAuthError(400, 'unsupported_grant_type', 'Supported grants: password, refresh_token, client_credentials');
+      }
+    });
 
-    app.post(
-      '/t/:tenant/oauth/revoke',
-      { schema: { params: TenantParams }, bodyLimit: BODY_LIMIT },
-      async (request: TenantRequest, reply) => {
-        const { tenant } = request.params;
-        await knownTenant(tenant);
-        const form = fields(request.body);
-        const client = clientCredentials(request, form);
-        if (client) await server.authenticateClient(tenant, client.id, client.secret);
-        await server.revoke(tenant, required(form, 'token'), form.token_type_hint);
-        reply.header('cache-control', 'no-store');
-        return reply.code(200).send();
-      },
-    );
+    post('revoke', async (tenant, form, request, reply) => {
+      const client = clientCredentials(request, form);
+      if (client) await server.authenticateClient(tenant, client.id, client.secret);
+      await server.revoke(tenant, required(form, 'token'), form.token_type_hint);
+      reply.header('cache-control', 'no-store');
+      return reply.code(200).send();
+    });
 
-    app.post(
-      '/t/:tenant/oauth/introspect',
-      { schema: { params: TenantParams }, bodyLimit: BODY_LIMIT },
-      async (request: TenantRequest, reply) => {
-        const { tenant } = request.params;
-        await knownTenant(tenant);
-        const form = fields(request.body);
-        const client = clientCredentials(request, form);
-        if (!client) throw new OAuthError(401, 'invalid_client', 'Client authentication is required');
-        await server.authenticateClient(tenant, client.id, client.secret);
-        reply.header('cache-control', 'no-store');
-        return server.introspect(tenant, required(form, 'token'));
-      },
-    );
+    post('introspect', async (tenant, form, request, reply) => {
+      const client = clientCredentials(request, form);
+      if (!client) throw new OAuthError(401, 'invalid_client', 'Client authentication is required');
+      await server.authenticateClient(tenant, client.id, client.secret);
+      reply.header('cache-control', 'no-store');
+      return server.introspect(tenant, required(form, 'token'));
+    });
 
-    app.post(
-      '/t/:tenant/oauth/logout',
-      { schema: { params: TenantParams }, bodyLimit: BODY_LIMIT },
-      async (request: TenantRequest, reply) => {
-        const { tenant } = request.params;
-        await knownTenant(tenant);
-        const value = cookie(request, REFRESH_COOKIE);
-        if (value) {
-          checkCsrf(request);
-          await server.revoke(tenant, value, 'refresh_token');
-        }
-        clearCookie(reply, tenant);
-        return reply.code(204).send();
-      },
-    );
+    post('logout', async (tenant, _form, request, reply) => {
+      const value = cookie(request, REFRESH_COOKIE);
+      if (value) {
+        checkCsrf(request);
+        await server.revoke(tenant, value, 'refresh_token');
+      }
+      clearCookie(reply, tenant);
+      return reply.code(204).send();
+    });
   };
 }
