@@ -18,6 +18,8 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   eventstore: () => import('./eventstore.js'),
   http: () => import('./http.js'),
   auth: () => import('./auth.js'),
+  live: () => import('./live.js'),
+  reports: () => import('./reports.js'),
 };
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -87,10 +87,33 @@ export function contribution(report: CompiledReport, id: string, data: RecordDat
   return { key, count: 1, f };
 }
 
+/**
+ * Adds `sign` × `change` to the batch's delta of its group, in place: a batch folds many events into
+ * few groups, and copying a group's multisets for each of them would cost the square of the batch.
+ */
 function addTo(deltas: Map<string, GroupState>, change: GroupState | undefined, sign: 1 | -1): void {
   if (!change) return;
   const id = groupKey(change.key);
-  deltas.set(id, add(deltas.get(id) ?? { key: change.key, count: 0, f: {} }, change, sign));
+  let delta = deltas.get(id);
+  if (!delta) {
+    delta = { key: change.key, count: 0, f: {} };
+    deltas.set(id, delta);
+  }
+  delta.count += sign * change.count;
+  for (const [field, b] of Object.entries(change.f)) {
+    const a = delta.f[field] ?? { n: 0, sum: 0 };
+    delta.f[field] = a;
+    a.n += sign * b.n;
+    a.sum += sign * b.sum;
+    if (!b.v) continue;
+    const v = a.v ?? {};
+    a.v = v;
+    for (const [value, count] of Object.entries(b.v)) {
+      const next = (v[value] ?? 0) + sign * count;
+      if (next === 0) delete v[value];
+      else v[value] = next;
+    }
+  }
 }
 
 /**
