@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test file with node's test runner. Suites that need a server run when that server
-// answers: file names ending in .pg.test.ts need PostgreSQL, .hsm.test.ts a PKCS#11 token (SoftHSM2
-// behind `p11-kit server`, see docs/keys.md). Without it a newcomer's run skips them with one line,
+// answers: file names holding .pg. need PostgreSQL, .hsm. a PKCS#11 token (SoftHSM2
+// behind `p11-kit server`, see docs/keys.md), names holding .nats. need NATS with JetStream (and
+// .pg.nats.test.ts both). Without it a newcomer's run skips them with one line,
 // and a CI run (CI=true) fails, because there they are mandatory.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,12 +10,13 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 
 const postgresUrl = process.env.BACKOFFICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const natsUrl = process.env.BACKOFFICE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const hsm = hsmEnvironment();
 
 const backends = [
   {
     name: 'PostgreSQL',
-    suffix: '.pg.test.ts',
+    marker: '.pg.',
     /** Why the suites cannot run, or nothing when they can. */
     missing: async () => {
       const { host, hostname, port } = new URL(postgresUrl);
@@ -24,8 +26,18 @@ const backends = [
     hint: 'start PostgreSQL on 127.0.0.1:5432 or set BACKOFFICE_TEST_DATABASE_URL',
   },
   {
+    name: 'NATS',
+    marker: '.nats.',
+    missing: async () => {
+      const { host, hostname, port } = new URL(natsUrl);
+      if (await reachable({ host: hostname || '127.0.0.1', port: Number(port) || 4222 })) return undefined;
+      return `no server at ${host}`;
+    },
+    hint: 'start nats-server with JetStream (-js) on 127.0.0.1:4222 or set BACKOFFICE_TEST_NATS_URL',
+  },
+  {
     name: 'HSM (PKCS#11)',
-    suffix: '.hsm.test.ts',
+    marker: '.hsm.',
     missing: hsm.missing,
     hint: 'start SoftHSM2 behind p11-kit server with `bash scripts/hsm.sh start`, see docs/keys.md',
   },
@@ -95,14 +107,14 @@ let files = listTests('test').sort();
 if (filter.length > 0) files = files.filter((file) => filter.some((part) => file.includes(part)));
 
 for (const backend of backends) {
-  if (!files.some((file) => file.endsWith(backend.suffix))) continue;
+  if (!files.some((file) => file.includes(backend.marker))) continue;
   const missing = await backend.missing();
   if (missing === undefined) continue;
   if (process.env.CI === 'true') {
     console.error(`${backend.name} is required when CI=true: ${missing} (${backend.hint}).`);
     process.exit(1);
   }
-  files = files.filter((file) => !file.endsWith(backend.suffix));
+  files = files.filter((file) => !file.includes(backend.marker));
   console.log(`skipped: ${backend.name} suites (${missing}; ${backend.hint})`);
 }
 
