@@ -11,8 +11,9 @@ export interface ConsumerOptions {
   batchSize?: number;
   /** Longest wait between polls when no notification arrives. */
   pollIntervalMs?: number;
-  /** First delay after a failing batch; doubles up to 30 s while it keeps failing. */
+  /** First delay after a failing batch; doubles up to `maxRetryDelayMs` (default 30 s) while it keeps failing. */
   retryDelayMs?: number;
+  maxRetryDelayMs?: number;
   logger?: Logger;
 }
 
@@ -102,7 +103,7 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
       } catch (error) {
         options.logger?.error({ err: error, consumer: options.name }, 'consumer batch failed; retrying');
         await sleep(retryDelay, false);
-        retryDelay = Math.min(retryDelay * 2, MAX_RETRY_DELAY_MS);
+        retryDelay = Math.min(retryDelay * 2, options.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS);
       }
     }
   }

@@ -20,19 +20,23 @@ export interface EventEnvelope {
   recordedAt: string;
 }
 
-/** `sales.order:42` → module, entity, id; other streams are not published (src/messaging/relay.ts). */
+/** `sales.order:42` → module, entity, id. */
 const RECORD_STREAM = /^([a-z][a-zA-Z0-9_]*)\.([a-z][a-zA-Z0-9_]*):(.+)$/;
 /** `module:sales` → module events under the reserved entity `_module`. */
 const MODULE_STREAM = /^module:([a-z][a-zA-Z0-9_]*)$/;
+/** `user:ann`, `role:clerk`, `webhook:…`: platform objects (docs/decisions/0004) under the reserved module `_platform`. */
+const PLATFORM_STREAM = /^([a-z][a-z0-9-]{0,62}):(.+)$/;
 const TYPE = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Where an event belongs on the bus, or undefined for events that are not published (identity objects). */
+/** Where an event belongs on the bus, or undefined for a stream id of no known form. */
 export function eventAddress(event: RecordedEvent): { module: string; entity: string; recordId: string } | undefined {
   if (!TYPE.test(event.type)) return undefined;
   const record = RECORD_STREAM.exec(event.streamId);
   if (record?.[1] && record[2] && record[3]) return { module: record[1], entity: record[2], recordId: record[3] };
   const module = MODULE_STREAM.exec(event.streamId);
   if (module?.[1]) return { module: module[1], entity: '_module', recordId: module[1] };
+  const platform = PLATFORM_STREAM.exec(event.streamId);
+  if (platform?.[1] && platform[2]) return { module: '_platform', entity: platform[1], recordId: platform[2] };
   return undefined;
 }
 

@@ -102,6 +102,12 @@ export interface RequestMessage {
   data: Uint8Array;
 }
 
+/** What a listener hears of a published message. */
+export interface Announcement {
+  subject: string;
+  headers: Headers;
+}
+
 export interface Bus {
   readonly kind: 'inprocess' | 'nats';
   /** First token of every subject. */
@@ -122,6 +128,12 @@ export interface Bus {
    * requests (each goes to one). Not stored: a request nobody serves fails with `bus_no_responder`.
    */
   serve(subject: string, queue: string, handler: (request: RequestMessage) => Promise<Reply>): Promise<Subscription>;
+  /**
+   * Every stored message whose subject matches the pattern, as it is published from now on, to every
+   * listener (fan-out, no acknowledgement, nothing kept while not listening): a signal, such as "the
+   * log grew", for processes that then read what they need from its source.
+   */
+  listen(subject: string, handler: (message: Announcement) => void): Promise<Subscription>;
   request(message: RequestMessage, timeoutMs: number): Promise<Reply>;
   ping(): Promise<void>;
   /** Stops every subscription, then disconnects. */

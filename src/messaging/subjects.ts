@@ -59,3 +59,13 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 export function consumerName(...parts: string[]): string {
   return parts.map((part) => part.replace(/[^A-Za-z0-9_-]/g, '_')).join('_');
 }
+
+/** The stored stream's name on the broker: `<ROOT>_EVENTS` or `<ROOT>_MESSAGES` (`bo` → `BO_EVENTS`). */
+export function streamName(root: string, kind: StreamKind): string {
+  return `${root.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}_${kind.toUpperCase()}`;
+}
+
+/** The subjects a stored stream holds: `<root>.*.*.*.*` (events) or `<root>.*.*.*` (messages). */
+export function streamSubjects(root: string, kind: StreamKind): string {
+  return [root, ...Array<string>(STREAM_TOKENS[kind] - 1).fill('*')].join('.');
+}

@@ -53,6 +53,23 @@ export const ConfigSchema = Type.Object(
     reportMaxGroups: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
     /** Events a report read `?asOf=` may fold in memory. */
     reportAsOfMaxEvents: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+    /** What this process does: `all`, or a comma-separated list of roles (docs/operations.md). */
+    roles: Type.String({ pattern: '^(all|api|auth|projector|relay|broker)(,(all|api|auth|projector|relay|broker))*$', default: 'all' }),
+    /** The message bus: in-process (on a SQLite file in dataDir) or NATS JetStream. */
+    bus: oneOf(['inprocess', 'nats'], 'inprocess'),
+    natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls)://' })),
+    /** First token of every subject, and (upper-cased) the prefix of the JetStream stream names. */
+    busRoot: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', default: 'bo' }),
+    busDuplicateWindowSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 120 }),
+    busMaxAgeDays: Type.Number({ minimum: 0.001, maximum: 3650, default: 7 }),
+    /** Webhooks and routes may call loopback and private addresses only when true. */
+    outboundPrivateNetworks: Type.Boolean({ default: false }),
+    outboundTimeoutMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
+    /** Deliveries of one message before it is dead-lettered, and the longest backoff between two. */
+    deliveryMaxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+    deliveryBackoffMaxSeconds: Type.Number({ minimum: 0.01, maximum: 86_400, default: 3600 }),
+    /** Scrapers of `/metrics` must send `Authorization: Bearer <metricsToken>` when it is set. */
+    metricsToken: Type.Optional(Type.String({ minLength: 16 })),
   },
   { additionalProperties: false },
 );
@@ -93,6 +110,17 @@ const ENVIRONMENT: Record<string, keyof Config> = {
   BACKOFFICE_LIVE_BUFFER_BYTES: 'liveBufferBytes',
   BACKOFFICE_REPORT_MAX_GROUPS: 'reportMaxGroups',
   BACKOFFICE_REPORT_AS_OF_MAX_EVENTS: 'reportAsOfMaxEvents',
+  BACKOFFICE_ROLES: 'roles',
+  BACKOFFICE_BUS: 'bus',
+  BACKOFFICE_NATS_URL: 'natsUrl',
+  BACKOFFICE_BUS_ROOT: 'busRoot',
+  BACKOFFICE_BUS_DUPLICATE_WINDOW_SECONDS: 'busDuplicateWindowSeconds',
+  BACKOFFICE_BUS_MAX_AGE_DAYS: 'busMaxAgeDays',
+  BACKOFFICE_OUTBOUND_PRIVATE_NETWORKS: 'outboundPrivateNetworks',
+  BACKOFFICE_OUTBOUND_TIMEOUT_MS: 'outboundTimeoutMs',
+  BACKOFFICE_DELIVERY_MAX_ATTEMPTS: 'deliveryMaxAttempts',
+  BACKOFFICE_DELIVERY_BACKOFF_MAX_SECONDS: 'deliveryBackoffMaxSeconds',
+  BACKOFFICE_METRICS_TOKEN: 'metricsToken',
 };
 
 export class ConfigError extends Error {
@@ -157,6 +185,7 @@ function crossFieldViolations(config: Config): string[] {
     if (config.pkcs11Slot === undefined && !config.pkcs11TokenLabel)
       violations.push('pkcs11TokenLabel or pkcs11Slot is required when keyVault is pkcs11');
   }
+  if (config.bus === 'nats' && !config.natsUrl) violations.push('natsUrl is required when bus is nats');
   if (config.refreshAbsoluteSeconds < config.refreshSlidingSeconds)
     violations.push('refreshAbsoluteSeconds must be at least refreshSlidingSeconds');
   return violations;
@@ -174,6 +203,8 @@ export function unsafeSettings(config: Config): string[] {
   if (!isLoopback(config.host)) unsafe.push(`HTTP listens on ${config.host} without TLS: put a TLS-terminating proxy in front`);
   if (config.keyVault === 'software' && !config.masterKey && config.storage === 'postgres')
     unsafe.push('the software key vault master key is in a local file: give every process the same BACKOFFICE_MASTER_KEY');
+  if (config.outboundPrivateNetworks) unsafe.push('outboundPrivateNetworks: webhooks and routes may call loopback and private addresses');
+  if (!config.metricsToken && !isLoopback(config.host)) unsafe.push('/metrics is open: set metricsToken');
   if (config.storage === 'sqlite' && config.sqliteSynchronous === 'NORMAL') {
     unsafe.push('sqliteSynchronous NORMAL: acknowledged writes may be lost on power failure');
   }
@@ -202,5 +233,36 @@ export function liveSettings(config: Config) {
     maxConnections: config.liveMaxConnections,
     bufferEvents: config.liveBufferEvents,
     bufferBytes: config.liveBufferBytes,
+  };
+}
+
+export const ROLES = ['api', 'auth', 'projector', 'relay', 'broker'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The roles this process runs (`all` is every one). */
+export function rolesOf(config: Config): ReadonlySet<Role> {
+  const named = config.roles.split(',');
+  return new Set(named.includes('all') ? ROLES : (named as Role[]));
+}
+
+/** The bus adapter's settings (src/messaging/bus.ts). */
+export function busSettings(config: Config) {
+  const common = {
+    root: config.busRoot,
+    duplicateWindowMs: config.busDuplicateWindowSeconds * 1000,
+    maxAgeMs: Math.round(config.busMaxAgeDays * 86_400_000),
+  };
+  if (config.bus === 'nats') return { kind: 'nats' as const, url: config.natsUrl ?? '', ...common };
+  return { kind: 'inprocess' as const, path: join(config.dataDir, 'bus.db'), ...common };
+}
+
+/** Webhooks' and routes' outbound calls and delivery retries. */
+export function deliverySettings(config: Config) {
+  return {
+    allowPrivateNetworks: config.outboundPrivateNetworks,
+    timeoutMs: config.outboundTimeoutMs,
+    maxAttempts: config.deliveryMaxAttempts,
+    backoffBaseMs: 1000,
+    backoffMaxMs: Math.round(config.deliveryBackoffMaxSeconds * 1000),
   };
 }

@@ -7,7 +7,8 @@ import { createPlatform } from './platform.js';
 const USAGE = `Usage: backoffice <command> [options] [--config file.json]
 
 Commands:
-  start                                        start the platform (HTTP API)
+  start [--role <roles>]                       start the platform; roles: all (default), or a comma-separated
+                                               list of api, auth, projector, relay, broker (docs/operations.md)
   modules apply <file> --tenant <t> [--module <name>]
                                                define or evolve a module from a JSON file (name: the file's)
   projections rebuild [--tenant <t>]           recompute every document from the event log
@@ -59,10 +60,12 @@ async function main(argv: string[]): Promise<void> {
       tenant: { type: 'string' },
       module: { type: 'string' },
       out: { type: 'string' },
+      role: { type: 'string' },
     },
   });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  const config = loadConfig({ env: process.env, ...(values.config ? { file: values.config } : {}) });
+  const env = values.role ? { ...process.env, BACKOFFICE_ROLES: values.role } : process.env;
+  const config = loadConfig({ env, ...(values.config ? { file: values.config } : {}) });
   const [first = 'start', second = ''] = positionals;
   if (first === 'start') return start(config);
   const twoWords = COMMANDS[`${first} ${second}`];

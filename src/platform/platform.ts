@@ -5,8 +5,11 @@ import { principalFor } from '../identity/index.js';
 import { createLogger, type Logger, redactUrl } from '../kernel/index.js';
 import { createLiveContext } from '../live/index.js';
 import { createReportsContext, openReportStore } from '../reports/index.js';
-import { type Config, liveSettings, storageConfig, unsafeSettings } from './config.js';
+import { type Config, liveSettings, rolesOf, storageConfig, unsafeSettings } from './config.js';
 import { healthRoutes } from './health.js';
+import { type Integrations, openIntegrations } from './integrations.js';
+import { type Messaging, openMessaging } from './messaging.js';
+import { metricsRoutes } from './metrics.js';
 import { createSecurity, type Security } from './security.js';
 import { openStorage, type Storage } from './storage.js';
 
@@ -14,6 +17,7 @@ export interface Platform {
   app: FastifyInstance;
   storage: Storage;
   security: Security;
+  messaging: Messaging;
   logger: Logger;
   /** Stops accepting requests, finishes those in flight, then closes the vault and storage. */
   close(): Promise<void>;
@@ -38,9 +42,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     `opening ${storageSettings.kind} storage`,
   );
   const storage = await openStorage(storageSettings, logger);
+  const roles = rolesOf(config);
+  logger.info({ roles: [...roles] }, `roles: ${[...roles].join(', ')}`);
   let security: Security | undefined;
   let reports: Awaited<ReturnType<typeof createReportsContext>> | undefined;
+  let messaging: Messaging | undefined;
+  let integrations: Integrations | undefined;
   try {
+    messaging = await openMessaging(config, storage, roles, logger);
+    const bus = messaging;
     let data: ReturnType<typeof createDataContext> | undefined;
     security = await createSecurity(
       config,
@@ -50,7 +60,12 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         const loaded = await data?.registry.load(tenant, module);
         return loaded?.entities.get(entity)?.definition.sharedWith;
       },
-      (tenant) => reports?.processor.dropTenant(tenant),
+      (tenant) => {
+        reports?.processor.dropTenant(tenant);
+        integrations
+          ?.dropTenant(tenant)
+          .catch((error: unknown) => logger.error({ err: error, tenant }, 'dropping the webhooks of a deleted tenant failed'));
+      },
     );
     const { auth, identity, tenancy, vault } = security;
     data = createDataContext({ events: storage.events, documents: storage.documents, authenticate: auth.authenticate });
@@ -65,15 +80,36 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       settings: liveSettings(config),
     });
     await security.bootstrap(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
-    reports = await createReportsContext({
-      events: storage.events,
-      documents: storage.documents,
-      registry: data.registry,
-      store: await openReportStore(storageSettings, logger),
+    const serving = roles.has('api');
+    integrations = await openIntegrations({
+      config,
+      storage,
+      bus: bus.bus,
+      records: data.records,
       authenticate: auth.authenticate,
-      settings: { maxGroups: config.reportMaxGroups, asOfMaxEvents: config.reportAsOfMaxEvents },
+      roles,
       logger,
     });
+    reports =
+      !serving && !roles.has('projector')
+        ? undefined
+        : await createReportsContext({
+            events: storage.events,
+            documents: storage.documents,
+            registry: data.registry,
+            store: await openReportStore(storageSettings, logger),
+            authenticate: auth.authenticate,
+            settings: { maxGroups: config.reportMaxGroups, asOfMaxEvents: config.reportAsOfMaxEvents },
+            logger,
+          });
+    const api = [
+      { plugin: identity.routes(auth.authenticate) },
+      { plugin: tenancy.routes(auth.authenticate) },
+      { plugin: data.plugin },
+      { plugin: live.plugin },
+      ...(reports ? [{ plugin: reports.plugin }] : []),
+      ...integrations.plugins.map((plugin) => ({ plugin })),
+    ];
     const app = await buildApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -82,36 +118,43 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
           plugin: healthRoutes([
             { name: 'storage', check: () => storage.events.ping() },
             { name: 'keys', check: () => vault.ping() },
+            ...bus.checks,
           ]),
         },
-        { plugin: auth.plugin },
-        { plugin: identity.routes(auth.authenticate) },
-        { plugin: tenancy.routes(auth.authenticate) },
-        { plugin: data.plugin },
-        { plugin: live.plugin },
-        { plugin: reports.plugin },
+        { plugin: metricsRoutes(() => bus.metrics, config.metricsToken) },
+        ...(serving || roles.has('auth') ? [{ plugin: auth.plugin }] : []),
+        ...(serving ? api : []),
       ],
     });
+    if (serving) await bus.serveCommands(app);
+    const maintains = serving || roles.has('auth');
     const maintenance = setInterval(() => {
+      if (!maintains) return;
       storage.events.purgeIdempotencyKeys().catch((error: unknown) => logger.warn({ err: error }, 'idempotency key purge failed'));
       security?.maintain().catch((error: unknown) => logger.warn({ err: error }, 'key and session maintenance failed'));
     }, HOURLY_MS).unref();
     const opened = security;
     const openedReports = reports;
+    const openedIntegrations = integrations;
     return {
       app,
       storage,
       security: opened,
+      messaging: bus,
       logger,
       async close() {
         clearInterval(maintenance);
         await app.close();
-        await openedReports.close();
+        await openedIntegrations.close();
+        await bus.close();
+        await openedReports?.close();
         await opened.vault.close();
         await storage.close();
       },
     };
   } catch (error) {
+    await integrations?.close();
+    await messaging?.close();
     await reports?.close();
     await security?.vault.close();
     await storage.close();

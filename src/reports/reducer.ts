@@ -1,7 +1,7 @@
 import { evolve, initialState, type RecordData, type RecordState } from '../datamodel/index.js';
+import { matches } from '../documents/query/index.js';
 import type { JsonValue } from '../kernel/index.js';
 import type { Bucket, CompiledReport } from './definition.js';
-import { matches } from './matches.js';
 
 export type KeyValue = string | number | boolean | null;
 

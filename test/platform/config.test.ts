@@ -3,7 +3,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, issuerBase, loadConfig, storageConfig, unknownVariables, unsafeSettings } from '../../src/platform/config.js';
+import {
+  busSettings,
+  ConfigError,
+  issuerBase,
+  loadConfig,
+  rolesOf,
+  storageConfig,
+  unknownVariables,
+  unsafeSettings,
+} from '../../src/platform/config.js';
 
 const violationsOf = (run: () => unknown): string[] => {
   try {
@@ -39,9 +48,41 @@ describe('configuration', () => {
     assert.equal(config.port, 9090);
     assert.equal(config.logLevel, 'debug');
     assert.deepEqual(storageConfig(config), { kind: 'postgres', url: 'postgres://app@db:5432/bo', poolSize: 10 });
-    // No TLS on 0.0.0.0, and a master key file of its own on each process of a shared database.
-    assert.equal(unsafeSettings(config).length, 2);
-    assert.equal(unsafeSettings({ ...config, masterKey: Buffer.alloc(32, 1).toString('base64') }).length, 1);
+    // No TLS on 0.0.0.0, an open /metrics there, and a master key file of its own on each process of a shared database.
+    assert.equal(unsafeSettings(config).length, 3);
+    assert.equal(
+      unsafeSettings({ ...config, masterKey: Buffer.alloc(32, 1).toString('base64'), metricsToken: 'a-long-metrics-token' }).length,
+      1,
+    );
+  });
+
+  it('reads the bus and role settings, requiring a NATS URL for the NATS bus', () => {
+    const config = loadConfig({
+      env: {
+        BACKOFFICE_BUS: 'nats',
+        BACKOFFICE_NATS_URL: 'nats://nats:4222',
+        BACKOFFICE_ROLES: 'api,relay',
+        BACKOFFICE_DATA_DIR: '/srv/bo',
+      },
+    });
+    assert.deepEqual(busSettings(config), {
+      kind: 'nats',
+      url: 'nats://nats:4222',
+      root: 'bo',
+      duplicateWindowMs: 120_000,
+      maxAgeMs: 7 * 86_400_000,
+    });
+    assert.deepEqual([...rolesOf(config)], ['api', 'relay']);
+    assert.deepEqual([...rolesOf(loadConfig({ env: {} }))], ['api', 'auth', 'projector', 'relay', 'broker']);
+    assert.equal(busSettings(loadConfig({ env: { BACKOFFICE_DATA_DIR: '/srv/bo' } })).kind, 'inprocess');
+    assert.deepEqual(
+      violationsOf(() => loadConfig({ env: { BACKOFFICE_BUS: 'nats' } })),
+      ['natsUrl is required when bus is nats'],
+    );
+    assert.deepEqual(
+      violationsOf(() => loadConfig({ env: { BACKOFFICE_ROLES: 'api,web' } })),
+      ['roles must match pattern "^(all|api|auth|projector|relay|broker)(,(all|api|auth|projector|relay|broker))*$"'],
+    );
   });
 
   it('reads the authorization server and key vault settings, and derives the issuer base', () => {

@@ -56,7 +56,7 @@ describe('npm start', () => {
       assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
       const ready = await fetch(`${base}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok', keys: 'ok' } });
+      assert.deepEqual(await ready.json(), { status: 'ok', checks: { storage: 'ok', keys: 'ok', bus: 'ok' } });
       server.child.kill(signal);
       assert.equal(await server.exited, 0);
       assert.match(server.output().stdout, /"msg":"stopped"/);
@@ -104,7 +104,8 @@ describe('npm start', () => {
     const response = await platform.app.inject({ url: '/readyz' });
     assert.equal(response.statusCode, 503);
     assert.equal(response.json().code, 'unavailable');
-    assert.deepEqual(response.json().checks, { storage: 'failed', keys: 'failed' });
+    assert.deepEqual(response.json().checks, { storage: 'failed', keys: 'failed', bus: 'ok' });
     await platform.app.close();
+    await platform.messaging.close();
   });
 });

@@ -8,6 +8,7 @@ export { decodeCursor, encodeCursor } from './cursor.js';
 export { FILTER_LIMITS, type FilterNode, parseFilter } from './filter.js';
 export { createIndexSql, type IndexTarget, indexExpression } from './indexes.js';
 export { compileListQuery, decodeDocumentRow, MAX_LIMIT, readListPage } from './list.js';
+export { matches } from './matches.js';
 export { parseSelect } from './select.js';
 export { MAX_SORT_KEYS, parseSort } from './sort.js';
 export type * from './types.js';

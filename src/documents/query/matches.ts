@@ -1,5 +1,5 @@
-import type { FilterNode } from '../documents/query/index.js';
-import type { JsonValue } from '../kernel/index.js';
+import type { JsonValue } from '../../kernel/index.js';
+import type { FilterNode } from './filter.js';
 
 type Data = Readonly<Record<string, JsonValue>>;
 
