@@ -7,9 +7,10 @@ import type { Caller, Logger, Principal } from '../kernel/index.js';
 import { startHeartbeat, type TenantStatus } from './heartbeat.js';
 import { liveRoutes } from './http-live.js';
 import { LiveHub } from './hub.js';
-import { startTail, type Tail } from './tail.js';
+import { type Announcements, startTail, type Tail } from './tail.js';
 
 export { PATTERN_LIMITS, parsePatterns } from './patterns.js';
+export type { Announcements } from './tail.js';
 
 export interface LiveSettings {
   heartbeatMs: number;
@@ -33,6 +34,11 @@ export interface LiveDeps {
   tenantStatus(tenant: string): Promise<TenantStatus>;
   logger: Logger;
   settings: LiveSettings;
+  /**
+   * Server mode: the broker's announcements of published events (their positions), so that a write
+   * through any process reaches this process's subscribers as soon as the relay published it.
+   */
+  announcements?: Announcements;
 }
 
 const DEFAULT_RETRY_MS = 3000;
@@ -53,7 +59,10 @@ export function createLiveContext(deps: LiveDeps) {
   const plugin: FastifyPluginAsync = async (app) => {
     let heartbeat: { stop(): void } | undefined;
     app.addHook('onReady', async () => {
-      tail = await startTail(deps.events, hub, logger, settings.pollIntervalMs ? { pollIntervalMs: settings.pollIntervalMs } : {});
+      tail = await startTail(deps.events, hub, logger, {
+        ...(settings.pollIntervalMs ? { pollIntervalMs: settings.pollIntervalMs } : {}),
+        ...(deps.announcements ? { announcements: deps.announcements } : {}),
+      });
       heartbeat = startHeartbeat({ hub, tenantStatus: deps.tenantStatus, logger }, settings.heartbeatMs);
     });
     app.addHook('preClose', async () => {

@@ -2,7 +2,11 @@ import type { EventStore } from '../eventstore/index.js';
 import { createWaker, type Logger } from '../kernel/index.js';
 import type { LiveHub } from './hub.js';
 
+/** Subscribes to announced log positions (the broker in server mode); resolves to its unsubscribe. */
+export type Announcements = (listener: (position: bigint) => void) => Promise<() => Promise<void>>;
+
 export interface TailOptions {
+  announcements?: Announcements;
   batchSize?: number;
   /** Longest wait between reads when no append is announced (a lost notification only delays). */
   pollIntervalMs?: number;
@@ -18,7 +22,8 @@ export interface Tail {
 
 /**
  * The one reader of the log in this process. It wakes on every announced append (on PostgreSQL,
- * other processes' appends too, through LISTEN/NOTIFY) and polls as a safety net. While no
+ * other processes' appends too, through LISTEN/NOTIFY; in server mode also on every event the broker
+ * announces, whichever process wrote it) and polls as a safety net. While no
  * subscriber is live it reads nothing: announced heads (and the head each new stream reads) move
  * the hub's watermark instead.
  */
@@ -28,10 +33,12 @@ export async function startTail(events: EventStore, hub: LiveHub, logger: Logger
   hub.advanceIdle(await events.headPosition());
   const waker = createWaker();
 
-  const unsubscribe = events.onAppended((head) => {
+  const announced = (head: bigint) => {
     if (hub.idle) hub.advanceIdle(head);
     else waker.notify();
-  });
+  };
+  const unsubscribe = events.onAppended(announced);
+  const unlisten = await options.announcements?.(announced);
 
   async function step(): Promise<boolean> {
     waker.clear();
@@ -62,6 +69,7 @@ export async function startTail(events: EventStore, hub: LiveHub, logger: Logger
     wake: () => waker.notify(),
     async stop() {
       unsubscribe();
+      await unlisten?.();
       waker.stop();
       await running;
     },

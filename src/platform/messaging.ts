@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { openLease } from '../eventstore/lease.js';
 import type { Logger } from '../kernel/index.js';
+import type { Announcements } from '../live/index.js';
 import { openBus } from '../messaging/bus.js';
 import { serveInboundCommands } from '../messaging/inbound.js';
-import type { Bus, Subscription } from '../messaging/port.js';
+import { type Bus, HEADERS, type Subscription } from '../messaging/port.js';
 import { type Relay, relayCheckpoint, startRelay } from '../messaging/relay.js';
 import { busSettings, type Config, type Role, storageConfig } from './config.js';
 import type { HealthCheck } from './health.js';
@@ -76,5 +77,16 @@ export async function openMessaging(config: Config, storage: Storage, roles: Rea
       await relay?.stop();
       await bus.close();
     },
+  };
+}
+
+/** The positions of the events the relay publishes, heard from the broker by every process (the live tail's wake-up). */
+export function brokerAnnouncements(bus: Bus): Announcements {
+  return async (listener) => {
+    const subscription = await bus.listen(`${bus.root}.*.*.*.*`, (message) => {
+      const position = message.headers[HEADERS.position];
+      if (position && /^[0-9]+$/.test(position)) listener(BigInt(position));
+    });
+    return () => subscription.stop();
   };
 }

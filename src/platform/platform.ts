@@ -8,7 +8,7 @@ import { createReportsContext, openReportStore } from '../reports/index.js';
 import { type Config, liveSettings, rolesOf, storageConfig, unsafeSettings } from './config.js';
 import { healthRoutes } from './health.js';
 import { type Integrations, openIntegrations } from './integrations.js';
-import { type Messaging, openMessaging } from './messaging.js';
+import { brokerAnnouncements, type Messaging, openMessaging } from './messaging.js';
 import { metricsRoutes } from './metrics.js';
 import { createSecurity, type Security } from './security.js';
 import { openStorage, type Storage } from './storage.js';
@@ -78,6 +78,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       tenantStatus: tenancy.tenants.status,
       logger,
       settings: liveSettings(config),
+      ...(bus.bus.kind === 'nats' ? { announcements: brokerAnnouncements(bus.bus) } : {}),
     });
     await security.bootstrap(options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
     const serving = roles.has('api');
