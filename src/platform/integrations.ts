@@ -6,6 +6,7 @@ import type { Bus } from '../messaging/port.js';
 import { createRoutesContext, openRouteStore, type RunCommand } from '../messaging/routes/index.js';
 import { createWebhooksContext, openWebhookStore } from '../messaging/webhooks/index.js';
 import { type Config, deliverySettings, type Role, storageConfig } from './config.js';
+import type { Metric } from './metrics.js';
 import type { Storage } from './storage.js';
 
 /** How soon a `broker` process picks up definitions changed through another process. */
@@ -31,6 +32,7 @@ export function routeCommands(records: RecordService): RunCommand {
 /** Webhooks and routes on the bus: their routes on `api`, their deliveries on `broker` (docs/operations.md). */
 export interface Integrations {
   plugins: FastifyPluginAsync[];
+  metrics: Metric[];
   dropTenant(tenant: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,7 +47,7 @@ export async function openIntegrations(deps: {
   logger: Logger;
 }): Promise<Integrations> {
   const { config, storage, bus, roles } = deps;
-  if (!roles.has('api') && !roles.has('broker')) return { plugins: [], dropTenant: async () => {}, close: async () => {} };
+  if (!roles.has('api') && !roles.has('broker')) return { plugins: [], metrics: [], dropTenant: async () => {}, close: async () => {} };
   const webhooks = createWebhooksContext({
     events: storage.events,
     documents: storage.documents,
@@ -68,6 +70,26 @@ export async function openIntegrations(deps: {
   if (roles.has('broker')) await Promise.all([webhooks.start(), routes.start()]);
   return {
     plugins: roles.has('api') ? [webhooks.plugin, routes.plugin] : [],
+    metrics: [
+      {
+        name: 'backoffice_webhooks_running',
+        help: 'Webhooks delivering in this process',
+        type: 'gauge',
+        read: () => webhooks.status().running.length,
+      },
+      {
+        name: 'backoffice_routes_handled_total',
+        help: 'Messages that went through a route in this process',
+        type: 'counter',
+        read: () => routes.counters.handled,
+      },
+      {
+        name: 'backoffice_routes_dead_lettered_total',
+        help: 'Messages and groups routes dead-lettered in this process',
+        type: 'counter',
+        read: () => routes.counters.deadLettered,
+      },
+    ],
     async dropTenant(tenant) {
       await Promise.all([webhooks.dropTenant(tenant), routes.dropTenant(tenant)]);
     },

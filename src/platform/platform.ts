@@ -122,7 +122,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
             ...bus.checks,
           ]),
         },
-        { plugin: metricsRoutes(() => bus.metrics, config.metricsToken) },
+        { plugin: metricsRoutes(() => [...bus.metrics, ...(integrations?.metrics ?? [])], config.metricsToken) },
         ...(serving || roles.has('auth') ? [{ plugin: auth.plugin }] : []),
         ...(serving ? api : []),
       ],

@@ -205,6 +205,8 @@ export function platformMessagingContract(
       const metrics = await platform.app.inject({ method: 'GET', url: '/metrics' });
       assert.ok(Number(/^backoffice_relay_published_total (\d+)$/m.exec(metrics.body)?.[1]) > 0);
       assert.match(metrics.body, /^backoffice_relay_active 1$/m);
+      assert.ok(Number(/^backoffice_routes_handled_total (\d+)$/m.exec(metrics.body)?.[1]) >= 1, 'the route of the test before');
+      assert.match(metrics.body, /^backoffice_webhooks_running 0$/m);
     });
   });
 }
