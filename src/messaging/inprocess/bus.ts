@@ -169,7 +169,7 @@ export function openInProcessBus(settings: InProcessSettings, logger: Logger): B
 
     async ping() {
       open();
-      store.db.prepare('SELECT 1').get();
+      store.ping();
     },
 
     async close() {
@@ -182,7 +182,7 @@ export function openInProcessBus(settings: InProcessSettings, logger: Logger): B
       shared.release();
       subscriptions.clear();
       servers.clear();
-      store.db.close();
+      store.close();
     },
   };
 }

@@ -65,16 +65,17 @@ export function createBusStore(db: Database.Database) {
   }
 
   /** Stores each message in its stream unless its id was seen within the window; one transaction. */
-  const publish = db.transaction((messages: Array<OutgoingMessage & { stream: string }>, now: number, windowMs: number) =>
-    messages.map((message): PublishResult => {
-      const seen = sql.findId.get(message.stream, message.id, now - windowMs) as { seq: number } | undefined;
-      if (seen) return { sequence: seen.seq, duplicate: true };
-      const sequence = lastSequence(message.stream) + 1;
-      const headers: Headers = { ...message.headers, 'Nats-Msg-Id': message.id };
-      sql.insertMessage.run(message.stream, sequence, message.subject, message.id, JSON.stringify(headers), message.data, now);
-      sql.setLastSeq.run(message.stream, sequence);
-      return { sequence, duplicate: false };
-    }),
+  const publish: (messages: Array<OutgoingMessage & { stream: string }>, now: number, windowMs: number) => PublishResult[] = db.transaction(
+    (messages: Array<OutgoingMessage & { stream: string }>, now: number, windowMs: number) =>
+      messages.map((message): PublishResult => {
+        const seen = sql.findId.get(message.stream, message.id, now - windowMs) as { seq: number } | undefined;
+        if (seen) return { sequence: seen.seq, duplicate: true };
+        const sequence = lastSequence(message.stream) + 1;
+        const headers: Headers = { ...message.headers, 'Nats-Msg-Id': message.id };
+        sql.insertMessage.run(message.stream, sequence, message.subject, message.id, JSON.stringify(headers), message.data, now);
+        sql.setLastSeq.run(message.stream, sequence);
+        return { sequence, duplicate: false };
+      }),
   );
 
   /** Creates the consumer unless it exists; false when it exists with another pattern. */
@@ -87,16 +88,18 @@ export function createBusStore(db: Database.Database) {
   }
 
   /** Hands out up to `limit` deliveries: due redeliveries first, then new matching messages. */
-  const claim = db.transaction((key: ConsumerKey, limit: number, now: number): Claimed[] => {
-    ensureConsumer(key);
-    sql.dropExhausted.run(key.stream, key.name, now, key.maxAttempts);
-    const due = sql.due.all(key.stream, key.name, now, limit) as Array<StoredMessage & { attempts: number }>;
-    const claimed = due.map((row): Claimed => {
-      sql.redeliver.run(now + key.ackWaitMs, key.stream, key.name, row.seq);
-      return { message: row, attempt: row.attempts + 1 };
-    });
-    return claimed.concat(claimNew(key, limit - claimed.length, now));
-  });
+  const claim: (key: ConsumerKey, limit: number, now: number) => Claimed[] = db.transaction(
+    (key: ConsumerKey, limit: number, now: number): Claimed[] => {
+      ensureConsumer(key);
+      sql.dropExhausted.run(key.stream, key.name, now, key.maxAttempts);
+      const due = sql.due.all(key.stream, key.name, now, limit) as Array<StoredMessage & { attempts: number }>;
+      const claimed = due.map((row): Claimed => {
+        sql.redeliver.run(now + key.ackWaitMs, key.stream, key.name, row.seq);
+        return { message: row, attempt: row.attempts + 1 };
+      });
+      return claimed.concat(claimNew(key, limit - claimed.length, now));
+    },
+  );
 
   function claimNew(key: ConsumerKey, limit: number, now: number): Claimed[] {
     const claimed: Claimed[] = [];
@@ -117,10 +120,12 @@ export function createBusStore(db: Database.Database) {
   }
 
   return {
-    db,
+    /** Answers a query (the bus' ping). */
+    ping: (): void => void db.prepare('SELECT 1').get(),
+    close: (): void => void db.close(),
     lastSequence,
     publish,
-    ensureConsumer: db.transaction(ensureConsumer),
+    ensureConsumer: db.transaction(ensureConsumer) as (key: ConsumerKey) => boolean,
     claim,
     ack(key: ConsumerKey, seq: number): void {
       sql.settle.run(key.stream, key.name, seq);
@@ -135,12 +140,12 @@ export function createBusStore(db: Database.Database) {
     deleteConsumer: db.transaction((stream: string, name: string) => {
       sql.deleteConsumer.run(stream, name);
       sql.deletePending.run(stream, name);
-    }),
+    }) as (stream: string, name: string) => void,
     /** Forgets the messages stored before `before` and the deliveries still pending on them. */
     purge: db.transaction((before: number) => {
       sql.purgeMessages.run(before);
       sql.purgeOrphans.run();
-    }),
+    }) as (before: number) => void,
   };
 }
 
