@@ -62,6 +62,20 @@ export function createDeliverer(deps: {
   random?: () => number;
 }): Deliverer {
   const { store, settings } = deps;
+  /** Each compiled webhook's secret, read once: a changed secret changes the definition, hence the compiled webhook. */
+  const secrets = new WeakMap<CompiledWebhook, Promise<string | undefined>>();
+  const secretOf = (webhook: CompiledWebhook) => {
+    let secret = secrets.get(webhook);
+    if (!secret) {
+      secret = store.secret(webhook.tenant, webhook.document.id);
+      secrets.set(webhook, secret);
+      secret.then(
+        (found) => found === undefined && secrets.delete(webhook),
+        () => secrets.delete(webhook),
+      );
+    }
+    return secret;
+  };
 
   async function body(webhook: CompiledWebhook, envelope: EventEnvelope): Promise<string | undefined> {
     if (!webhook.transform) return JSON.stringify(envelope);
@@ -146,7 +160,7 @@ export function createDeliverer(deps: {
         if (!(error instanceof TransformError)) throw error;
         return dead(webhook, envelope, attempt, replay, id, { httpStatus: null, durationMs: null, error: error.message });
       }
-      const secret = text === undefined ? undefined : await store.secret(webhook.tenant, webhook.document.id);
+      const secret = text === undefined ? undefined : await secretOf(webhook);
       // Nothing to send (the transform gave nothing), or the webhook is being deleted.
       if (text === undefined || secret === undefined) return { kind: 'skipped' };
       const result = await post(webhook, envelope, text, secret, id);
