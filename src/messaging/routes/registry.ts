@@ -8,6 +8,8 @@ import { DEFINED, DELETED, ROUTE_STREAM } from './service.js';
 const BATCH = 1000;
 /** Batches a request waits for before answering (the loop applies the rest). */
 const MAX_PASSES = 100;
+/** How often the position alone is saved (with a change it is saved at once). */
+const CURSOR_SAVE_MS = 5000;
 const PREFIX = `${ROUTE_STREAM}:`;
 
 /** A route's definition event as a registry row, or undefined for any other event. */
@@ -28,6 +30,7 @@ export function startRegistry(deps: { events: EventStore; store: RouteStore; con
   const waker = createWaker();
   /** The log position applied; read from the store on first use. */
   let cursor: bigint | undefined;
+  let savedAt = 0;
   let queue: Promise<unknown> = Promise.resolve();
   /** Whether this process runs the routes (else it only provisions the durable consumers of the changes it makes). */
   let started = false;
@@ -48,7 +51,11 @@ export function startRegistry(deps: { events: EventStore; store: RouteStore; con
     const last = batch.at(-1);
     if (!last) return false;
     const changes = batch.flatMap((event) => registryChange(event) ?? []);
-    await store.record(changes, last.position);
+    // The position alone is saved at most every CURSOR_SAVE_MS: a write per append would cost more than rereading after a restart.
+    if (changes.length > 0 || Date.now() - savedAt >= CURSOR_SAVE_MS) {
+      await store.record(changes, last.position);
+      savedAt = Date.now();
+    }
     cursor = last.position;
     for (const change of changes) if (change.document === null) await consumers.remove(change.tenant, change.id);
     if (changes.length > 0 && started) await consumers.sync(await store.routes());

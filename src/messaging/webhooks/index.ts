@@ -27,7 +27,7 @@ export interface WebhookSettings {
   /** Backoff before attempt n + 1: uniform in [0, min(backoffMaxMs, backoffBaseMs · 2^(n−1))) (defaults 1 s, 1 h). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** Deliveries of one webhook under way at once, per process (default 8). */
+  /** Deliveries of one webhook under way at once, per process (default 32). */
   maxInFlight?: number;
   /** The deliveries log keeps attempts this long (default 7 days). */
   retentionDays?: number;
@@ -40,7 +40,7 @@ export const WEBHOOK_DEFAULTS = {
   maxAttempts: 8,
   backoffBaseMs: 1000,
   backoffMaxMs: 3_600_000,
-  maxInFlight: 8,
+  maxInFlight: 32,
   retentionDays: 7,
   syncIntervalMs: 10_000,
 } as const satisfies Omit<Required<WebhookSettings>, 'allowPrivateNetworks'>;
