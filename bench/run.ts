@@ -20,6 +20,7 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   auth: () => import('./auth.js'),
   live: () => import('./live.js'),
   reports: () => import('./reports.js'),
+  messaging: () => import('./messaging.js'),
 };
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
