@@ -36,7 +36,7 @@ export function launchService(env: Record<string, string>, args: string[] = []):
     }),
   );
   const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 120_000);
     child.once('exit', () => {
       clearTimeout(timer);
       reject(new Error(`exited before listening:\n${output}`));
