@@ -40,10 +40,16 @@ function load(url: string, tenant: { id: string; writer: string }, seconds: numb
   });
 }
 
-export async function measureCapacity(server: Server, tenant: { id: string; writer: string }): Promise<Capacity> {
+/** `between` runs after the warm-up, before the timed run (the benchmark's ANALYZE). */
+export async function measureCapacity(
+  server: Server,
+  tenant: { id: string; writer: string },
+  between: () => Promise<void>,
+): Promise<Capacity> {
   let n = 1_000_000;
   const next = () => n++;
   await load(server.url, tenant, CAPACITY.warmupSeconds, next);
+  await between();
   const before = server.cpuSeconds();
   const result = await load(server.url, tenant, CAPACITY.seconds, next);
   return {

@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { generatePassword } from '../src/identity/passwords.js';
 import { type LiveTenant, provisionTenants } from './live-setup.js';
 import { type Capacity, measureCapacity } from './messaging-capacity.js';
@@ -109,6 +110,20 @@ async function expect<T extends FromReceiver['type']>(reply: Promise<FromReceive
   const message = await reply;
   if (message.type !== type) throw new Error(`receiver: expected ${type}, got ${JSON.stringify(message).slice(0, 500)}`);
   return message as Extract<FromReceiver, { type: T }>;
+}
+
+/**
+ * Statistics for the planner, as autovacuum would gather them on a live database: on a fresh one, the
+ * append's document update is planned for empty tables and slows down as they fill (bench/README.md, `http`).
+ */
+async function analyze(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
 }
 
 /** The NATS server's pid when it runs on this machine (its CPU is shown next to the others'). */
@@ -283,11 +298,12 @@ export async function measurePlatform(): Promise<PlatformResult> {
     );
     const context: Context = { server, receiver, tenant, natsPid: natsServerPid() };
     progress('messaging: write capacity, closed loop of 32 connections');
-    capacity = await measureCapacity(server, tenant);
+    capacity = await measureCapacity(server, tenant, () => analyze(database.url));
     webhooksMissing = await createWebhook(server.url, tenant, port, 0);
     const hooks = webhooksMissing ? 0 : 1;
     progress(`messaging: warm-up, ${WARMUP.rate} creates/s for ${WARMUP.seconds} s`);
     await warmUp(context, hooks, WARMUP.rate, WARMUP.seconds);
+    await analyze(database.url);
     for (const rate of RATES) {
       progress(`messaging: ${rate} creates/s for ${SECONDS} s, NATS consumer${hooks ? ' and one webhook' : ''}`);
       runs.push(await measure(context, 'latency', rate, SECONDS, hooks));
@@ -297,6 +313,7 @@ export async function measurePlatform(): Promise<PlatformResult> {
       for (let index = 1; index < FANOUT.webhooks; index++) await createWebhook(server.url, tenant, port, index);
       // A few events only: enough to see every webhook's consumer deliver.
       await warmUp(context, FANOUT.webhooks, FANOUT.warmupEvents, 1);
+      await analyze(database.url);
       progress(`messaging: fan-out, ${FANOUT.events} creates at ${FANOUT.rate}/s to ${FANOUT.webhooks} webhooks`);
       runs.push(await measure(context, 'fanout', FANOUT.rate, FANOUT.events / FANOUT.rate, FANOUT.webhooks));
     }

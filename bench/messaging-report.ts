@@ -76,7 +76,7 @@ export function failedWrites(runs: DeliveryRun[]): string {
 
 export function storeTable(runs: StoreRun[]): string {
   return table(
-    ['Deliveries in flight', 'Secret lookup + deliveries-log row, per s'],
+    ['Rows in flight', 'Deliveries-log rows/s'],
     runs.map((run) => [run.loops, formatCount(run.result.rate)]),
   );
 }
@@ -206,7 +206,7 @@ export const methodPlatform = () => `**End to end.** The platform (\`BENCH_SERVE
 fresh database, NATS bus on a random root, roles \`all\`, \`BACKOFFICE_OUTBOUND_PRIVATE_NETWORKS=true\`) runs in its own process;
 one tenant with \`sales.orders\` (bench/orders.ts) and an admin client, provisioned through the API. The writer (this process) creates
 orders through \`POST\` with the client's token, paced by a 5 ms timer to the target rate (bench/messaging-writer.ts, paced as bench/live-writer.ts is), for ${SECONDS} s per
-rate after ${WARMUP.seconds} s of untimed warm-up at ${WARMUP.rate}/s. A receiver process (bench/messaging-receiver.ts) holds a durable consumer (\`openBus\` +
+rate after ${WARMUP.seconds} s of untimed warm-up at ${WARMUP.rate}/s. \`ANALYZE\` runs after the first creates and before each part, as autovacuum would on a live database (on a fresh one the append's document update is planned for empty tables, and creates slow down as they fill). A receiver process (bench/messaging-receiver.ts) holds a durable consumer (\`openBus\` +
 \`consume\` on \`<root>.<tenant>.*.*.*\`, \`start: 'new'\`, 256 in flight) and a node:http server taking the webhook deliveries
 (\`POST /t/{tenant}/webhooks\` with \`events: ["sales.orders.*"]\` and a secret; the receiver answers 204 at once and checks the
 \`X-Backoffice-Event-Id\` header). Arrivals are matched with the writer's acknowledgements by log position (the \`POST\` response,
@@ -244,15 +244,15 @@ export function reading(relay: RelayRun[], platform: PlatformResult | undefined,
     if (hook && hook.spanSeconds > 1.2 * run.nats.spanSeconds) {
       const perDelivery = (WEBHOOK_DEFAULTS.maxInFlight / perSecond(hook)) * 1000;
       notes.push(
-        `At ${formatCount(run.rate)} creates/s the webhook took ${hook.spanSeconds.toFixed(1)} s to receive what the NATS consumer received in ${run.nats.spanSeconds.toFixed(1)} s (${formatCount(perSecond(hook))} events/s): its backlog grew for the whole run, and its latency is that backlog. A webhook has at most ${WEBHOOK_DEFAULTS.maxInFlight} deliveries under way, so this is about ${ms(perDelivery)} ms per delivery: a secret lookup and a deliveries-log row (two PostgreSQL transactions), the HTTP call (p50 ${ms(quantile(run.httpCalls, 0.5))} ms), a confirmed ack to NATS.`,
+        `At ${formatCount(run.rate)} creates/s the webhook took ${hook.spanSeconds.toFixed(1)} s to receive what the NATS consumer received in ${run.nats.spanSeconds.toFixed(1)} s (${formatCount(perSecond(hook))} events/s): its backlog grew for the whole run, and its latency is that backlog. A webhook has at most ${WEBHOOK_DEFAULTS.maxInFlight} deliveries under way, so this is about ${ms(perDelivery)} ms per delivery under way: a deliveries-log row (one PostgreSQL transaction), the HTTP call (p50 ${ms(quantile(run.httpCalls, 0.5))} ms), a confirmed ack to NATS, and the wait for the platform's event loop between them.`,
       );
     }
   }
   const fanout = platform?.runs.find((run) => run.label === 'fanout')?.webhooks;
-  const alone = store.find((run) => run.loops === 400);
+  const alone = store.at(-1);
   if (fanout && alone)
     notes.push(
-      `The ${FANOUT.webhooks} webhooks delivered ${formatCount(perSecond(fanout))}/s together, ${formatCount(FANOUT.webhooks * FANOUT.rate)}/s being offered. Every delivery of every webhook makes its two webhook-store transactions on one 4-connection pool; alone (no other work in the process), that pool took ${formatCount(alone.result.rate)} secret lookups + log rows/s with 400 in flight${alone.result.rate > 2 * perSecond(fanout) ? ', so the pool alone does not explain the rate: in the platform these round trips wait their turn in one event loop with the writes, the relay, and the HTTP calls and NATS acks of 400 deliveries under way' : ''}.`,
+      `The ${FANOUT.webhooks} webhooks delivered ${formatCount(perSecond(fanout))}/s together, ${formatCount(FANOUT.webhooks * FANOUT.rate)}/s being offered. Every delivery of every webhook writes its deliveries-log row through one 4-connection pool; alone (no other work in the process), that pool took ${formatCount(alone.result.rate)} rows/s with ${formatCount(alone.loops)} in flight${alone.result.rate > 2 * perSecond(fanout) ? `, so the pool alone does not explain the rate: in the platform these round trips wait their turn in one event loop with the writes, the relay, and the HTTP calls and NATS acks of up to ${formatCount(alone.loops)} deliveries under way` : ''}.`,
     );
   return notes.map((note) => `- ${note}`).join('\n');
 }
@@ -260,5 +260,5 @@ export function reading(relay: RelayRun[], platform: PlatformResult | undefined,
 /** The closed-loop write capacity, one line under the latency table. */
 export function capacityLine(capacity: Capacity | undefined): string {
   if (!capacity) return '';
-  return `**Write capacity** of the same platform, before any webhook existed: ${formatCount(capacity.rate)} creates/s with ${CAPACITY.connections} connections in a closed loop for ${CAPACITY.seconds} s (autocannon, after ${CAPACITY.warmupSeconds} s of warm-up), p50 ${ms(capacity.p50)} ms, p99 ${ms(capacity.p99)} ms, ${formatCount(capacity.errors)} errors, server CPU ${Math.round(capacity.serverCpu * 100)} % of a core.`;
+  return `**Write capacity** of the same platform, before any webhook existed: ${formatCount(capacity.rate)} creates/s with ${CAPACITY.connections} connections in a closed loop for ${CAPACITY.seconds} s (autocannon, after ${CAPACITY.warmupSeconds} s of warm-up and an \`ANALYZE\`), p50 ${ms(capacity.p50)} ms, p99 ${ms(capacity.p99)} ms, ${formatCount(capacity.errors)} errors, server CPU ${Math.round(capacity.serverCpu * 100)} % of a core.`;
 }

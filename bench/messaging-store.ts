@@ -1,15 +1,16 @@
 /**
  * The webhook store alone (`npm run bench -- messaging`, a diagnostic of the webhook figures): what
- * every successful webhook delivery asks of it, the secret's lookup and one row in the deliveries
- * log (two tenant transactions on its own 4-connection pool), on a fresh PostgreSQL database, with
- * 8 (one webhook's deliveries in flight) and 400 (50 webhooks') at once.
+ * every successful webhook delivery asks of it, one row in the deliveries log (a tenant transaction
+ * on its own 4-connection pool; the secret is read once per webhook definition), on a fresh
+ * PostgreSQL database, with as many at once as one webhook and as the fan-out's webhooks have in flight.
  */
 import { uuidv7 } from '../src/kernel/index.js';
-import { openWebhookStore } from '../src/messaging/webhooks/index.js';
+import { openWebhookStore, WEBHOOK_DEFAULTS } from '../src/messaging/webhooks/index.js';
+import { FANOUT } from './messaging-platform.js';
 import { createBenchDatabase } from './postgres.js';
 import { runFor, type Throughput } from './support.js';
 
-export const STORE_LOOPS = [8, 400] as const;
+export const STORE_LOOPS = [WEBHOOK_DEFAULTS.maxInFlight, FANOUT.webhooks * WEBHOOK_DEFAULTS.maxInFlight] as const;
 const SECONDS = 4;
 const TENANT = 'acme';
 const WEBHOOK = 'bench-0';
@@ -26,8 +27,8 @@ export async function measureWebhookStore(): Promise<StoreRun[]> {
     try {
       await store.insertSecret(TENANT, WEBHOOK, 'b'.repeat(48));
       let position = 0n;
+      await store.secret(TENANT, WEBHOOK);
       const delivery = async () => {
-        await store.secret(TENANT, WEBHOOK);
         await store.record({
           id: uuidv7(),
           tenant: TENANT,

@@ -5,7 +5,7 @@
  * to a webhook, and a fan-out to 50 webhooks (bench/messaging-platform.ts).
  */
 import { cpus, loadavg } from 'node:os';
-import { measurePlatform, type PlatformResult } from './messaging-platform.js';
+import { FANOUT, measurePlatform, type PlatformResult } from './messaging-platform.js';
 import { measureRelay, type RelayRun } from './messaging-relay.js';
 import {
   capacityLine,
@@ -19,9 +19,9 @@ import {
   relayTable,
   storeTable,
 } from './messaging-report.js';
-import { measureWebhookStore, type StoreRun } from './messaging-store.js';
+import { measureWebhookStore, STORE_LOOPS, type StoreRun } from './messaging-store.js';
 import { postgresReachable } from './postgres.js';
-import { progress, type Section } from './support.js';
+import { formatCount, progress, type Section } from './support.js';
 
 interface Results {
   relay: RelayRun[];
@@ -65,10 +65,11 @@ ${fanout ? fanoutTable(fanout) : `_Not measured${platform?.webhooksMissing ? `: 
 ${platform ? failedWrites(platform.runs) : ''}
 ### The webhook store alone
 
-Every successful delivery looks the webhook's secret up and writes a row to the deliveries log: two tenant transactions (\`BEGIN\`,
-\`set_config\`, the statement, \`COMMIT\`; the insert's commit waits for the WAL flush) on the webhook store's own pool of 4
-connections. The same two calls through \`openWebhookStore\` on a fresh PostgreSQL database, in the benchmark process, with as many
-in flight as one webhook's consumer (8) and as fifty (400), for 4 s each (after the platform run, so nothing else of this module runs):
+Every successful delivery writes a row to the deliveries log: one tenant transaction (\`BEGIN\`, \`set_config\` of the tenant and of
+\`synchronous_commit = off\`, the insert, \`COMMIT\`) on the webhook store's own pool of 4 connections; the secret is read once per
+webhook definition. The same calls through \`openWebhookStore\` on a fresh PostgreSQL database, in the benchmark process, with as
+many rows in flight as one webhook's consumer has deliveries (${STORE_LOOPS[0]}) and as the fan-out's ${FANOUT.webhooks} webhooks have
+(${formatCount(STORE_LOOPS[1])}), for 4 s each (after the platform run, so nothing else of this module runs):
 
 ${store.length > 0 ? storeTable(store) : '_Not measured: PostgreSQL does not answer._'}
 

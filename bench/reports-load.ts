@@ -15,9 +15,10 @@ import { unauthenticatedAdmin } from '../src/http/index.js';
 import { metadataOf, uuidv7 } from '../src/kernel/index.js';
 import { openStorage, type Storage, type StorageConfig } from '../src/platform/storage.js';
 import { compileReport, type ReportDefinition } from '../src/reports/definition.js';
+import { type GroupState, mergeGroups } from '../src/reports/groups.js';
 import { openReportStore, type ReportStore } from '../src/reports/index.js';
 import { startReportProcessor } from '../src/reports/processor.js';
-import { foldEvents, type GroupState, mergeGroups } from '../src/reports/reducer.js';
+import { memberFold } from '../src/reports/reducer.js';
 import { createReportService } from '../src/reports/service.js';
 import { ENTITY, MODULE, MODULE_DEFINITION, mix, order } from './orders.js';
 import { progress, type Throughput, throughput } from './support.js';
@@ -32,6 +33,8 @@ export const REPORT_DEFINITION = {
 /** Appends in flight while loading; each worker owns its records, so no two appends race on one stream. */
 const WORKERS = 256;
 const CONSUMER_BATCH = 1000;
+/** The report processor's largest batch (its default `maxBatchSize`). */
+const REDUCER_BATCH = 100_000;
 export const PASSES = 2;
 const STATUSES = ['open', 'paid', 'shipped'];
 const DAY_MS = 86_400_000;
@@ -49,7 +52,8 @@ export interface MaintenanceRun {
   events: number;
   mix: LoadMix;
   loadSeconds: number;
-  reportPasses: Throughput[];
+  /** Report builds; `storeSeconds`: the time spent in the report store's reads and commits, which wrote `memberRows`. */
+  reportPasses: (Throughput & { storeSeconds: number; memberRows: number })[];
   catchUpPasses: Throughput[];
   /** The report's pure reducer alone over the same batches (member rows and groups in memory, no report store). */
   reducerPasses: Throughput[];
@@ -139,23 +143,56 @@ async function catchUpPass(storage: Storage, head: bigint, name: string): Promis
   return result;
 }
 
-/** The report processor from position 0 on an empty report store, until the report is ready at the head. */
-async function reportPass(storage: Storage, reports: ReportStore, head: bigint): Promise<Throughput> {
+/** The report store, timing its reads and commits and counting the member rows they write. */
+function timedStore(store: ReportStore): { store: ReportStore; seconds: () => number; memberRows: () => number } {
+  let nanoseconds = 0n;
+  let memberRows = 0;
+  const timed =
+    <A extends unknown[], R>(work: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const started = process.hrtime.bigint();
+      try {
+        return await work(...args);
+      } finally {
+        nanoseconds += process.hrtime.bigint() - started;
+      }
+    };
+  const commit = timed(store.commit.bind(store));
+  return {
+    store: {
+      ...store,
+      members: timed(store.members.bind(store)),
+      groups: timed(store.groups.bind(store)),
+      async commit(writes, cursor) {
+        const generation = await commit(writes, cursor);
+        for (const write of writes) memberRows += write.members?.size ?? 0;
+        return generation;
+      },
+    },
+    seconds: () => Number(nanoseconds) / 1e9,
+    memberRows: () => memberRows,
+  };
+}
+
+/** The report processor (the platform's settings) from position 0 on an empty report store, until the report is ready at the head. */
+async function reportPass(storage: Storage, reports: ReportStore, head: bigint): Promise<MaintenanceRun['reportPasses'][number]> {
   const { registry } = createDataContext({ events: storage.events, documents: storage.documents, authenticate: unauthenticatedAdmin });
+  const timed = timedStore(reports);
   const started = process.hrtime.bigint();
-  const processor = await startReportProcessor({ events: storage.events, store: reports, registry, maxGroups: 100_000, batchSize: 1000 });
+  const processor = await startReportProcessor({ events: storage.events, store: timed.store, registry, maxGroups: 100_000 });
   const done = () => processor.cursor >= head && processor.serving(TENANT, REPORT_NAME)?.position === head;
   const reached = await processor.until(done, 900_000);
   const result = throughput(Number(head), started);
   await processor.stop();
   if (!reached) throw new Error(`the report processor did not reach position ${head}`);
-  return result;
+  return { ...result, storeSeconds: timed.seconds(), memberRows: timed.memberRows() };
 }
 
 /**
- * The reducer alone: the log read in batches of 1,000 as the processor reads it, each batch folded
- * (`foldEvents`) and merged into the groups (`mergeGroups`), member rows and groups kept in memory.
- * What the processor costs beyond this is its report store and its second read of the log.
+ * The reducer alone: the log read in chunks of 1,000 as the processor reads it, each event fed to the
+ * batch's member fold (`memberFold`), and each batch of up to 100,000 events (the processor's
+ * default) merged into the groups (`mergeGroups`), member rows and groups kept in memory. What the
+ * processor costs beyond this is its report store (member rows and groups read and written).
  */
 async function reducerPass(storage: Storage, head: bigint): Promise<Throughput> {
   const { registry } = createDataContext({ events: storage.events, documents: storage.documents, authenticate: unauthenticatedAdmin });
@@ -165,15 +202,20 @@ async function reducerPass(storage: Storage, head: bigint): Promise<Throughput> 
   const groups = new Map<string, GroupState>();
   const started = process.hrtime.bigint();
   for (let after = 0n; after < head; ) {
-    const batch = await storage.events.readAll({ after, limit: CONSUMER_BATCH });
-    after = (batch.at(-1) as { position: bigint }).position;
-    const relevant = batch.flatMap((event) => {
-      const stream = parseRecordStream(event.streamId);
-      return stream?.module === MODULE && stream.entity === ENTITY
-        ? [{ recordId: stream.id, type: event.type, data: event.data as RecordData }]
-        : [];
-    });
-    const folded = foldEvents(report, members, relevant);
+    const fold = memberFold(report);
+    for (let read = 0; read < REDUCER_BATCH && after < head; ) {
+      const chunk = await storage.events.readAll({ after, limit: CONSUMER_BATCH });
+      after = (chunk.at(-1) as { position: bigint }).position;
+      read += chunk.length;
+      const relevant = chunk.flatMap((event) => {
+        const stream = parseRecordStream(event.streamId);
+        return stream?.module === MODULE && stream.entity === ENTITY
+          ? [{ recordId: stream.id, type: event.type, data: event.data as RecordData }]
+          : [];
+      });
+      for (const event of relevant) if (!fold.step(event.recordId, event)) fold.start(event.recordId, members.get(event.recordId), event);
+    }
+    const folded = fold.result();
     for (const [id, row] of folded.members) row ? members.set(id, row) : members.delete(id);
     for (const [id, group] of mergeGroups(groups, folded.deltas).changed) group ? groups.set(id, group) : groups.delete(id);
   }
@@ -240,7 +282,7 @@ export async function benchMaintenance(backend: Backend, count: number): Promise
     const loaded = await loadLog(storage, count, backend.analyze);
     await backend.analyze?.();
     const head = await storage.events.headPosition();
-    const reportPasses: Throughput[] = [];
+    const reportPasses: MaintenanceRun['reportPasses'] = [];
     const catchUpPasses: Throughput[] = [];
     const reducerPasses: Throughput[] = [];
     for (let pass = 0; pass < PASSES; pass++) {

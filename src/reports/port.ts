@@ -1,7 +1,7 @@
 import type { RecordData } from '../datamodel/index.js';
 import { AppError } from '../kernel/index.js';
 import type { StoredDefinition } from './definition.js';
-import type { GroupState } from './reducer.js';
+import type { GroupState } from './groups.js';
 
 /** Where the processor is: its log position and the count of committed batches. */
 export interface Cursor {

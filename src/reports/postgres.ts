@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { RecordData } from '../datamodel/index.js';
 import { inTenant } from '../eventstore/postgres/tenant-transaction.js';
+import { groupFromJson, groupText } from './groups.js';
 import { overtaken, type ReportStore, type VersionId, type VersionRow, type VersionWrite } from './port.js';
-import type { GroupState } from './reducer.js';
 
 const CURSOR = 'reports';
 /** The count of committed batches: every commit checks and moves it (several processors stay exact). */
@@ -47,8 +47,8 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
       await client.query(`DELETE FROM report_versions WHERE ${KEY}`, k);
       return;
     }
-    await writeRows(client, 'report_members', 'record_id', 'data', k, w.members);
-    await writeRows(client, 'report_groups', 'group_key', 'state', k, w.groups);
+    await writeRows(client, 'report_members', 'record_id', 'data', k, w.members, (data) => JSON.stringify(data));
+    await writeRows(client, 'report_groups', 'group_key', 'state', k, w.groups, groupText);
     if (w.state) {
       await client.query(`UPDATE report_versions SET status = $4, reason = $5, position = $6, group_count = $7 WHERE ${KEY}`, [
         ...k,
@@ -94,15 +94,12 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
       if (keys?.length === 0) return new Map();
       return inTenant(pool, id.tenant, WHAT, async (client) => {
         const { rows } = keys
-          ? await client.query<{ group_key: string; state: GroupState }>(
+          ? await client.query<{ group_key: string; state: unknown }>(
               `SELECT group_key, state FROM report_groups WHERE ${KEY} AND group_key = ANY($4::text[])`,
               [...key(id), keys],
             )
-          : await client.query<{ group_key: string; state: GroupState }>(
-              `SELECT group_key, state FROM report_groups WHERE ${KEY}`,
-              key(id),
-            );
-        return new Map(rows.map((row) => [row.group_key, row.state]));
+          : await client.query<{ group_key: string; state: unknown }>(`SELECT group_key, state FROM report_groups WHERE ${KEY}`, key(id));
+        return new Map(rows.map((row) => [row.group_key, groupFromJson(row.state)]));
       });
     },
     async commit(writes, cursor) {
@@ -128,25 +125,30 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
   };
 }
 
-/** Upserts and deletes of one table's rows in two statements. */
-async function writeRows(
+/** Upserts and deletes of one table's rows in two statements (the values sent as one JSON object by id). */
+async function writeRows<T>(
   client: pg.PoolClient,
   table: string,
   idColumn: string,
   valueColumn: string,
   k: unknown[],
-  rows: ReadonlyMap<string, unknown> | undefined,
+  rows: ReadonlyMap<string, T | null> | undefined,
+  text: (value: T) => string,
 ): Promise<void> {
   if (!rows || rows.size === 0) return;
-  const gone = [...rows].filter(([, value]) => value === null).map(([id]) => id);
-  const put = [...rows].filter(([, value]) => value !== null).map(([id, value]) => ({ id, value }));
+  const gone: string[] = [];
+  const put: string[] = [];
+  for (const [id, value] of rows) {
+    if (value === null) gone.push(id);
+    else put.push(`${JSON.stringify(id)}:${text(value)}`);
+  }
   if (gone.length > 0) await client.query(`DELETE FROM ${table} WHERE ${KEY} AND ${idColumn} = ANY($4::text[])`, [...k, gone]);
   if (put.length > 0) {
     await client.query(
       `INSERT INTO ${table} (tenant, report, version, ${idColumn}, ${valueColumn})
-       SELECT $1, $2, $3, x.id, x.value FROM jsonb_to_recordset($4::jsonb) AS x(id text, value jsonb)
+       SELECT $1, $2, $3, x.key, x.value FROM jsonb_each($4::jsonb) AS x
        ON CONFLICT (tenant, report, version, ${idColumn}) DO UPDATE SET ${valueColumn} = excluded.${valueColumn}`,
-      [...k, JSON.stringify(put)],
+      [...k, `{${put.join(',')}}`],
     );
   }
 }

@@ -1,52 +1,52 @@
-import { type ModuleRegistry, parseRecordStream, upcastData } from '../datamodel/index.js';
-import type { EventStore, RecordedEvent } from '../eventstore/index.js';
+import type { ModuleRegistry, RecordData } from '../datamodel/index.js';
+import { type EventStore, READ_LIMIT_MAX, type RecordedEvent } from '../eventstore/index.js';
 import { createWaker, isAppError, type Logger } from '../kernel/index.js';
-import { type CompiledReport, compileReport, type StoredDefinition } from './definition.js';
-import type { ReportStore, VersionRow, VersionState, VersionWrite } from './port.js';
-import { foldEvents, type GroupState, groupView, mergeGroups, type ReportEvent } from './reducer.js';
+import { type BatchNotice, batchWork, type Pending, type Version, vkey, type Work } from './batch.js';
+import { compileReport, type StoredDefinition } from './definition.js';
+import type { GroupState } from './groups.js';
+import type { ReportStore, VersionRow, VersionWrite } from './port.js';
+import { versionCache } from './version-cache.js';
+
+export type { BatchNotice, Version } from './batch.js';
 
 export const REPORT_STREAM = 'report';
 export const DEFINED = 'ReportDefined';
 export const DELETED = 'ReportDeleted';
-
-/** The groups a batch changed in one version (a group left empty shows `count: 0`). */
-export interface BatchNotice {
-  tenant: string;
-  report: string;
-  version: number;
-  position: bigint;
-  groups: Record<string, unknown>[];
-}
 
 export interface ProcessorOptions {
   events: EventStore;
   store: ReportStore;
   registry: ModuleRegistry;
   maxGroups: number;
+  /** Events per read of the log (default 1,000). */
   batchSize?: number;
+  /** Events per batch at most: a batch takes what the log holds after its start, up to this (default 100,000). */
+  maxBatchSize?: number;
+  /** Member rows kept in memory across batches (default 100,000). */
+  memberCacheRows?: number;
+  /** Groups kept in memory across batches (default 10,000). */
+  groupCacheRows?: number;
   pollIntervalMs?: number;
   logger?: Logger;
 }
 
-export interface Version extends VersionRow {
-  compiled: CompiledReport;
-}
-
-type Pending = { write: VersionWrite; next?: Version; notice?: BatchNotice };
-
-const vkey = (v: { tenant: string; report: string; version: number }) => `${v.tenant}/${v.report}/${v.version}`;
-
 /**
  * The one report processor of a process. It reads the whole log in order from its cursor and keeps
  * every ready version at the cursor; a new version catches up from position 0 in batches of its own
- * (the older version keeps serving) and replaces the older one once it reaches the cursor. Groups,
- * member rows, version positions and the cursor of a batch commit in one transaction, so a
- * processor stopped anywhere resumes without counting twice. A lease (a row naming the process
- * that may run it) would let several processes share the work later; today there is one per process.
+ * (the older version keeps serving) and replaces the older one once it reaches the cursor; while no
+ * version is at the cursor, the cursor waits for the building ones, so a first build reads the log
+ * once. A batch takes what the log holds after its start (up to `maxBatchSize` events, ending at
+ * a definition), read in chunks of `batchSize` events, each folded as it comes; its groups, member
+ * rows, version positions and cursor commit in one transaction, so a processor stopped anywhere
+ * resumes without counting twice, and every commit is fenced, so several processes on one database
+ * count each event once.
  */
 export async function startReportProcessor(options: ProcessorOptions) {
-  const { events, store, registry } = options;
-  const batchSize = options.batchSize ?? 1000;
+  const { events, store } = options;
+  const batchSize = Math.min(options.batchSize ?? 1000, READ_LIMIT_MAX);
+  const maxBatchSize = Math.max(batchSize, options.maxBatchSize ?? 100_000);
+  const members = versionCache<RecordData>(options.memberCacheRows ?? 100_000);
+  const groupCache = versionCache<GroupState>(options.groupCacheRows ?? 10_000);
   let cursor = 0n;
   /** Committed batches, as last seen: the fence of this processor's next commit. */
   let generation = 0n;
@@ -54,8 +54,19 @@ export async function startReportProcessor(options: ProcessorOptions) {
   const waker = createWaker();
   const listeners = new Set<(notice: BatchNotice) => void>();
   const progress = new Set<() => void>();
+  const work = batchWork({
+    store,
+    registry: options.registry,
+    members,
+    groups: groupCache,
+    maxGroups: options.maxGroups,
+    listened: () => listeners.size > 0,
+  });
 
   async function reload(): Promise<void> {
+    // Uncommitted work may have changed cached rows in place: the caches go with it.
+    members.clear();
+    groupCache.clear();
     // The fence first: a batch committed while the rest is read makes the next commit fail, then reload.
     ({ position: cursor, generation } = await store.cursor());
     versions = new Map((await store.versions()).map((row) => [vkey(row), withCompiled(row)]));
@@ -77,32 +88,64 @@ export async function startReportProcessor(options: ProcessorOptions) {
     );
   }
 
+  /** Starts reading a chunk of the log, so that it is read while the previous one is folded (its failure surfaces where it is awaited). */
+  function readChunk(after: bigint, limit: number): Promise<RecordedEvent[]> {
+    const chunk = events.readAll({ after, limit });
+    chunk.catch(() => undefined);
+    return chunk;
+  }
+
+  const building = () => [...versions.values()].filter((v) => v.status === 'building' && v.position < cursor);
+
   async function step(): Promise<boolean> {
     waker.clear();
     await dropDeletedTenants();
-    const batch = await events.readAll({ after: cursor, limit: batchSize });
-    if (batch.length > 0) await mainBatch(batch);
+    // Versions that build with none at the cursor: they catch up first, then the log is read once for all.
+    const atCursor = [...versions.values()].some((v) => v.status !== 'failed' && v.position === cursor);
+    const more = atCursor || building().length === 0 ? await mainBatch() : false;
     const cohorts = new Map<bigint, Version[]>();
-    for (const v of versions.values())
-      if (v.status === 'building' && v.position < cursor) cohorts.set(v.position, [...(cohorts.get(v.position) ?? []), v]);
+    for (const v of building()) cohorts.set(v.position, [...(cohorts.get(v.position) ?? []), v]);
     for (const [position, cohort] of cohorts) await catchUp(position, cohort);
-    return batch.length === batchSize || cohorts.size > 0;
+    return more || cohorts.size > 0;
   }
 
-  async function mainBatch(batch: RecordedEvent[]): Promise<void> {
-    const last = (batch.at(-1) as RecordedEvent).position;
+  /** A batch from the cursor: its definitions, and its events folded into the versions at the cursor. Whether it was full. */
+  async function mainBatch(): Promise<boolean> {
     const writes: VersionWrite[] = [];
     const dropped = new Set<string>();
     const created: Version[] = [];
-    for (const event of batch) definitionChange(event, writes, dropped, created);
-    const live = [...versions.values()].filter((v) => v.status !== 'failed' && v.position === cursor && !dropped.has(vkey(v)));
-    const results = await Promise.all(live.map((v) => applyTo(v, batch, last, last)));
-    await commit([...writes, ...results.map((r) => r.write)], results, created, dropped, last);
+    const works = new Map<string, Work>();
+    for (const v of versions.values()) if (v.status !== 'failed' && v.position === cursor) works.set(vkey(v), work.start(v));
+    let position = cursor;
+    let read = 0;
+    let limit = Math.min(batchSize, maxBatchSize);
+    let next = readChunk(position, limit);
+    let full = true;
+    for (let more = true; more; ) {
+      const chunk = await next;
+      let defined = false;
+      for (const event of chunk) defined = definitionChange(event, writes, dropped, created) || defined;
+      for (const key of dropped) works.delete(key);
+      position = chunk.at(-1)?.position ?? position;
+      read += chunk.length;
+      full = chunk.length === limit;
+      // A definition changes the versions: the batch ends with it.
+      more = full && !defined && read < maxBatchSize;
+      if (more) {
+        limit = Math.min(batchSize, maxBatchSize - read);
+        next = readChunk(position, limit);
+      }
+      await Promise.all([...works.values()].map((w) => work.apply(w, chunk)));
+    }
+    if (read === 0) return false;
+    const results = await Promise.all([...works.values()].map((w) => work.finish(w, position, position)));
+    await commit([...writes, ...results.map((r) => r.write)], results, created, dropped, position);
+    return full;
   }
 
   /** A report's definition event: a new version (which supersedes a version still building) or the report's deletion. */
-  function definitionChange(event: RecordedEvent, writes: VersionWrite[], dropped: Set<string>, created: Version[]): void {
-    if (!event.streamId.startsWith(`${REPORT_STREAM}:`) || (event.type !== DEFINED && event.type !== DELETED)) return;
+  function definitionChange(event: RecordedEvent, writes: VersionWrite[], dropped: Set<string>, created: Version[]): boolean {
+    if (!event.streamId.startsWith(`${REPORT_STREAM}:`) || (event.type !== DEFINED && event.type !== DELETED)) return false;
     const report = event.streamId.slice(REPORT_STREAM.length + 1);
     for (const v of [...versions.values(), ...created]) {
       if (v.tenant !== event.tenant || v.report !== report || dropped.has(vkey(v))) continue;
@@ -111,68 +154,43 @@ export async function startReportProcessor(options: ProcessorOptions) {
         writes.push({ id: v, drop: true });
       }
     }
-    if (event.type !== DEFINED) return;
+    if (event.type !== DEFINED) return true;
     const stored = (event.data as unknown as { stored: StoredDefinition }).stored;
     const id = { tenant: event.tenant, report, version: event.streamVersion };
     writes.push({ id, create: stored });
     const row: VersionRow = { ...id, stored, status: 'building', reason: null, position: 0n, groupCount: 0 };
     created.push(withCompiled(row));
+    return true;
   }
 
+  /** Versions building behind the cursor from one position: a batch of the largest size, at most up to the cursor. */
   async function catchUp(position: bigint, cohort: Version[]): Promise<void> {
-    const raw = await events.readAll({ after: position, limit: batchSize });
-    const batch = raw.filter((event) => event.position <= cursor);
-    const reached = raw.length < batchSize || batch.length < raw.length;
-    const next = reached ? cursor : (batch.at(-1) as RecordedEvent).position;
-    const results = await Promise.all(cohort.map((v) => applyTo(v, batch, next, cursor)));
+    const works = cohort.map((v) => work.start(v));
+    let at = position;
+    let read = 0;
+    let reached = false;
+    let limit = Math.min(batchSize, maxBatchSize, Number(cursor - at));
+    let next = readChunk(at, limit);
+    for (let more = true; more; ) {
+      const raw = await next;
+      const chunk = raw.filter((event) => event.position <= cursor);
+      reached = raw.length < limit || chunk.length < raw.length || chunk.at(-1)?.position === cursor;
+      at = chunk.at(-1)?.position ?? at;
+      read += raw.length;
+      more = !reached && read < maxBatchSize;
+      if (more) {
+        limit = Math.min(batchSize, maxBatchSize - read, Number(cursor - at));
+        next = readChunk(at, limit);
+      }
+      await Promise.all(works.map((w) => work.apply(w, chunk)));
+    }
+    const results = await Promise.all(works.map((w) => work.finish(w, reached ? cursor : at, cursor)));
     await commit(
       results.map((r) => r.write),
       results,
       [],
       new Set(),
     );
-  }
-
-  /** Applies the batch to one version: member rows, groups and its new state (not yet written). */
-  async function applyTo(v: Version, batch: RecordedEvent[], position: bigint, target: bigint): Promise<Pending> {
-    const relevant = await reportEvents(v, batch);
-    const members = await store.members(v, [...new Set(relevant.map((e) => e.recordId))]);
-    const folded = foldEvents(v.compiled, members, relevant);
-    const groups = await store.groups(v, [...folded.deltas.keys()]);
-    const { changed, added } = mergeGroups(groups, folded.deltas);
-    const groupCount = v.groupCount + added;
-    if (groupCount > options.maxGroups) {
-      const state: VersionState = { status: 'failed', reason: 'too_many_groups', position, groupCount: 0 };
-      return { write: { id: v, clear: true, state }, next: { ...v, ...state } };
-    }
-    const status = v.status === 'building' && position === target ? 'ready' : v.status;
-    const state: VersionState = { status, reason: null, position, groupCount };
-    const views = [...changed].map(([id, group]) =>
-      groupView(v.compiled, group ?? { key: (groups.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),
-    );
-    const notice = views.length > 0 ? { tenant: v.tenant, report: v.report, version: v.version, position, groups: views } : undefined;
-    return {
-      write: { id: v, members: folded.members, groups: changed, state },
-      next: { ...v, ...state },
-      ...(notice ? { notice } : {}),
-    };
-  }
-
-  async function reportEvents(v: Version, batch: RecordedEvent[]): Promise<ReportEvent[]> {
-    const { module, entity } = v.compiled;
-    const selected = batch.filter((event) => {
-      if (event.tenant !== v.tenant || event.position <= v.position) return false;
-      const stream = parseRecordStream(event.streamId);
-      return stream?.module === module && stream.entity === entity;
-    });
-    if (selected.length === 0) return [];
-    const loaded = await registry.load(v.tenant, module);
-    const modules = new Map([[module, loaded]]);
-    return selected.map((event) => ({
-      recordId: (parseRecordStream(event.streamId) as { id: string }).id,
-      type: event.type,
-      data: upcastData(event, modules),
-    }));
   }
 
   /** Writes the batch in one transaction, then switches caught-up versions in and old ones out. */
@@ -194,6 +212,11 @@ export async function startReportProcessor(options: ProcessorOptions) {
     }
     // Every batch is fenced on the cursor, a catch-up too: one computed from a stale cursor must not land.
     generation = await store.commit(writes, { position: newCursor ?? cursor, generation });
+    for (const w of writes) {
+      for (const cache of [members, groupCache]) if (w.drop || w.clear) cache.drop(vkey(w.id));
+      if (w.members) members.put(vkey(w.id), w.members);
+      if (w.groups) groupCache.put(vkey(w.id), w.groups);
+    }
     versions = next;
     if (newCursor !== undefined) cursor = newCursor;
     for (const r of results) if (r.notice) for (const listener of listeners) listener(r.notice);

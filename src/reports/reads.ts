@@ -3,9 +3,10 @@ import type { AsOf } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
 import { AppError, validationFailed } from '../kernel/index.js';
 import type { CompiledReport } from './definition.js';
+import { type GroupState, groupView, mergeGroups, sortGroups } from './groups.js';
 import type { ReportStore } from './port.js';
 import type { ReportProcessor } from './processor.js';
-import { foldEvents, type GroupState, groupView, mergeGroups, sortGroups } from './reducer.js';
+import { foldEvents } from './reducer.js';
 
 export interface ReportData {
   groups: Record<string, unknown>[];

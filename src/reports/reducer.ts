@@ -1,23 +1,8 @@
 import { evolve, initialState, type RecordData, type RecordState } from '../datamodel/index.js';
-import { matches } from '../documents/query/index.js';
+import { type FilterNode, matches } from '../documents/query/index.js';
 import type { JsonValue } from '../kernel/index.js';
-import type { Bucket, CompiledReport } from './definition.js';
-
-export type KeyValue = string | number | boolean | null;
-
-/** What a group keeps per measured field: count and sum of numbers, and a value → count multiset. */
-export interface FieldState {
-  n: number;
-  sum: number;
-  v?: Record<string, number>;
-}
-
-/** One group of a report: also the shape of a change to it (counts may then be negative). */
-export interface GroupState {
-  key: KeyValue[];
-  count: number;
-  f: Record<string, FieldState>;
-}
+import type { Bucket, CompiledReport, KeyPart } from './definition.js';
+import { bump, type FieldState, type GroupState, type KeyValue } from './groups.js';
 
 /** A record event of the report's entity, its data upcast to the module's current definition. */
 export interface ReportEvent {
@@ -34,186 +19,222 @@ export interface Folded {
 
 export const groupKey = (key: readonly KeyValue[]): string => JSON.stringify(key);
 
+/** A report compiled once more for the fold: its measured fields as a list. */
+interface Plan {
+  keys: KeyPart[];
+  fields: { name: string; sum: boolean; multiset: boolean }[];
+  filter: FilterNode | undefined;
+}
+
+/** What a record adds to its group: the group, and per measured field its number (sum) and value text (multiset). */
+interface Contribution {
+  id: string;
+  key: KeyValue[];
+  numbers: (number | undefined)[];
+  texts: (string | undefined)[];
+}
+
+/** A record the batch touches: its row before the batch and its row now. */
+interface Touched {
+  stored: RecordData | undefined;
+  row: RecordData | undefined;
+}
+
+/** A group's change in a batch, with its fields in the plan's order (the same objects as in `f`). */
+interface Delta extends GroupState {
+  list: FieldState[];
+}
+
+const plans = new WeakMap<CompiledReport, Plan>();
+
+function planOf(report: CompiledReport): Plan {
+  let plan = plans.get(report);
+  if (!plan) {
+    const fields = Object.entries(report.measured).map(([name, m]) => ({ name, sum: m.sum, multiset: m.multiset }));
+    plan = { keys: report.keys, fields, filter: report.filter };
+    plans.set(report, plan);
+  }
+  return plan;
+}
+
+/**
+ * The fold of a batch, fed event by event: each event moves its record's member row with the
+ * datamodel's own `evolve`, so a record's state is what the document store holds. The groups change
+ * by each touched record's contribution before the batch subtracted and its contribution after it
+ * added, computed once per record when the batch ends (not per event): a group is a sum over its records.
+ */
+export interface MemberFold {
+  /** Folds the event when the fold already has its record (else false, and nothing is done). */
+  step(recordId: string, event: FoldedEvent): boolean;
+  /** Folds the first event of a record in the batch, from its member row before the batch (undefined: none). */
+  start(recordId: string, stored: RecordData | undefined, event: FoldedEvent): void;
+  /** The rows the batch changed (null: gone) and the change of each group touched (once the batch is read). */
+  result(): Folded;
+}
+
+/** What the fold reads of an event (its data upcast to the module's current definition). */
+export type FoldedEvent = Pick<ReportEvent, 'type' | 'data'>;
+
+export function memberFold(report: CompiledReport): MemberFold {
+  const plan = planOf(report);
+  const records = new Map<string, Touched>();
+  return {
+    step(recordId, event) {
+      const record = records.get(recordId);
+      if (record) record.row = memberStep(report, record.row, event);
+      return record !== undefined;
+    },
+    start(recordId, stored, event) {
+      records.set(recordId, { stored, row: memberStep(report, stored, event) });
+    },
+    result() {
+      const members = new Map<string, RecordData | null>();
+      const deltas = new Map<string, Delta>();
+      for (const [id, record] of records) {
+        if (record.row === record.stored) continue;
+        members.set(id, record.row ?? null);
+        const before = record.stored && contributionOf(plan, id, record.stored, undefined);
+        const after = record.row && contributionOf(plan, id, record.row, before && { row: record.stored as RecordData, c: before });
+        if (sameContribution(before, after)) continue;
+        addTo(plan, deltas, before, -1);
+        addTo(plan, deltas, after, 1);
+      }
+      return { members, deltas };
+    },
+  };
+}
+
 /**
  * Folds a batch of events into the member rows (`members`: the current rows of the records the
- * events touch; absent = no row) with the datamodel's own `evolve`, so a record's state is what the
- * document store holds. Each event moves the record's contribution: the old one is subtracted, the
- * new one added. Pure.
+ * events touch; absent = no row): the rows the batch changed and the change of each group. Pure.
  */
 export function foldEvents(report: CompiledReport, members: ReadonlyMap<string, RecordData>, events: readonly ReportEvent[]): Folded {
-  const current = new Map<string, RecordData | null>();
-  const deltas = new Map<string, GroupState>();
-  for (const event of events) {
-    const before = current.has(event.recordId) ? current.get(event.recordId) : members.get(event.recordId);
-    const after = memberStep(report, before ?? undefined, event);
-    addTo(deltas, contribution(report, event.recordId, before ?? undefined), -1);
-    addTo(deltas, contribution(report, event.recordId, after), 1);
-    current.set(event.recordId, after ?? null);
-  }
-  return { members: current, deltas };
+  const fold = memberFold(report);
+  for (const event of events) if (!fold.step(event.recordId, event)) fold.start(event.recordId, members.get(event.recordId), event);
+  return fold.result();
 }
 
-/** The member row after one event: the record's relevant fields while it exists. */
-export function memberStep(report: CompiledReport, before: RecordData | undefined, event: ReportEvent): RecordData | undefined {
+/** The member row after one event: the record's relevant fields while it exists (`before` itself when they are unchanged). */
+export function memberStep(report: CompiledReport, before: RecordData | undefined, event: FoldedEvent): RecordData | undefined {
   const state: RecordState = before ? { status: 'active', version: 1, data: before } : initialState;
-  const next = evolve(state, { type: event.type, data: event.data }, report.entity);
+  const next = evolve(state, event, report.entity);
   if (next.status !== 'active') return undefined;
   const kept: RecordData = {};
-  for (const field of report.relevant) if (Object.hasOwn(next.data, field)) kept[field] = next.data[field] as JsonValue;
-  return kept;
-}
-
-/** What a record adds to its group (a group of one), or undefined when it is not in the report. */
-export function contribution(report: CompiledReport, id: string, data: RecordData | undefined): GroupState | undefined {
-  if (!data) return undefined;
-  if (report.filter && !matches(report.filter, id, data)) return undefined;
-  const key = report.keys.map((part): KeyValue => {
-    const value = part.field === 'id' ? id : data[part.field];
-    if (value === undefined || value === null) return null;
-    if (part.bucket) return bucketStart(value, part.bucket);
-    return typeof value === 'object' ? null : value;
-  });
-  const f: Record<string, FieldState> = {};
-  for (const [field, measured] of Object.entries(report.measured)) {
-    const value = data[field];
-    const state: FieldState = { n: 0, sum: 0 };
-    if (measured.sum && typeof value === 'number') {
-      state.n = 1;
-      state.sum = value;
-    }
-    if (measured.multiset) state.v = value === undefined || value === null ? {} : { [JSON.stringify(value)]: 1 };
-    f[field] = state;
+  let same = before !== undefined;
+  for (const field of report.relevant) {
+    const value = next.data[field];
+    if (value !== undefined && Object.hasOwn(next.data, field)) kept[field] = value;
+    if (same && value !== (before as RecordData)[field]) same = false;
   }
-  return { key, count: 1, f };
+  return same ? before : kept;
 }
 
 /**
- * Adds `sign` × `change` to the batch's delta of its group, in place: a batch folds many events into
- * few groups, and copying a group's multisets for each of them would cost the square of the batch.
+ * What a record adds to its group, or undefined when it is not in the report. The parts of another
+ * contribution of the record (`previous`) whose fields are unchanged are taken over as they are.
  */
-function addTo(deltas: Map<string, GroupState>, change: GroupState | undefined, sign: 1 | -1): void {
-  if (!change) return;
-  const id = groupKey(change.key);
-  let delta = deltas.get(id);
+function contributionOf(
+  plan: Plan,
+  id: string,
+  row: RecordData,
+  previous: { row: RecordData; c: Contribution } | undefined,
+): Contribution | undefined {
+  if (plan.filter && !matches(plan.filter, id, row)) return undefined;
+  const old = previous?.c;
+  const before = previous?.row;
+  const key: KeyValue[] = new Array(plan.keys.length);
+  let same = old !== undefined;
+  for (let i = 0; i < plan.keys.length; i += 1) {
+    const part = plan.keys[i] as KeyPart;
+    const kept = old && before && part.field !== 'id' && row[part.field] === before[part.field];
+    key[i] = kept ? (old.key[i] as KeyValue) : keyValue(part, id, row);
+    if (!old || key[i] !== old.key[i]) same = false;
+  }
+  const numbers: (number | undefined)[] = new Array(plan.fields.length);
+  const texts: (string | undefined)[] = new Array(plan.fields.length);
+  for (let i = 0; i < plan.fields.length; i += 1) {
+    const field = plan.fields[i] as Plan['fields'][number];
+    const value = row[field.name];
+    if (field.sum && typeof value === 'number') numbers[i] = value;
+    if (field.multiset && value !== undefined && value !== null)
+      texts[i] = old && before && value === before[field.name] ? old.texts[i] : JSON.stringify(value);
+  }
+  return { id: same && old ? old.id : groupKey(key), key: same && old ? old.key : key, numbers, texts };
+}
+
+/** Whether moving from one contribution to the other changes nothing. */
+function sameContribution(a: Contribution | undefined, b: Contribution | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.id !== b.id) return false;
+  for (let i = 0; i < a.numbers.length; i += 1) if (a.numbers[i] !== b.numbers[i] || a.texts[i] !== b.texts[i]) return false;
+  return true;
+}
+
+function keyValue(part: KeyPart, id: string, row: RecordData): KeyValue {
+  const value = part.field === 'id' ? id : row[part.field];
+  if (value === undefined || value === null) return null;
+  if (part.bucket) return bucketStart(value, part.bucket);
+  return typeof value === 'object' ? null : value;
+}
+
+/**
+ * Adds `sign` × the contribution to the batch's delta of its group, in place: a batch folds many
+ * events into few groups, and copying a group's multisets for each of them would cost the square of the batch.
+ */
+function addTo(plan: Plan, deltas: Map<string, Delta>, c: Contribution | undefined, sign: 1 | -1): void {
+  if (!c) return;
+  let delta = deltas.get(c.id);
   if (!delta) {
-    delta = { key: change.key, count: 0, f: {} };
-    deltas.set(id, delta);
+    const list = plan.fields.map((field): FieldState => (field.multiset ? { n: 0, sum: 0, v: new Map() } : { n: 0, sum: 0 }));
+    const f: Record<string, FieldState> = {};
+    plan.fields.forEach((field, i) => {
+      f[field.name] = list[i] as FieldState;
+    });
+    delta = { key: c.key, count: 0, f, list };
+    deltas.set(c.id, delta);
   }
-  delta.count += sign * change.count;
-  for (const [field, b] of Object.entries(change.f)) {
-    const a = delta.f[field] ?? { n: 0, sum: 0 };
-    delta.f[field] = a;
-    a.n += sign * b.n;
-    a.sum += sign * b.sum;
-    if (!b.v) continue;
-    const v = a.v ?? {};
-    a.v = v;
-    for (const [value, count] of Object.entries(b.v)) {
-      const next = (v[value] ?? 0) + sign * count;
-      if (next === 0) delete v[value];
-      else v[value] = next;
+  delta.count += sign;
+  for (let i = 0; i < delta.list.length; i += 1) {
+    const state = delta.list[i] as FieldState;
+    const number = c.numbers[i];
+    if (number !== undefined) {
+      state.n += sign;
+      state.sum += sign * number;
     }
+    const text = c.texts[i];
+    if (text !== undefined && state.v) bump(state.v, text, sign);
   }
 }
 
-/**
- * `base` plus `sign` × `change`. Multiset entries that reach zero are removed; when `settle` (a stored
- * group, not a change), a sum with no value left is exactly 0 (no rounding residue).
- */
-export function add(base: GroupState, change: GroupState, sign: 1 | -1 = 1, settle = false): GroupState {
-  const f: Record<string, FieldState> = {};
-  for (const field of new Set([...Object.keys(base.f), ...Object.keys(change.f)])) {
-    const a = base.f[field] ?? { n: 0, sum: 0 };
-    const b = change.f[field] ?? { n: 0, sum: 0 };
-    const n = a.n + sign * b.n;
-    const state: FieldState = { n, sum: settle && n === 0 ? 0 : a.sum + sign * b.sum };
-    if (a.v || b.v) {
-      const v: Record<string, number> = { ...a.v };
-      for (const [value, count] of Object.entries(b.v ?? {})) {
-        const next = (v[value] ?? 0) + sign * count;
-        if (next === 0) delete v[value];
-        else v[value] = next;
-      }
-      state.v = v;
-    }
-    f[field] = state;
-  }
-  return { key: base.key, count: base.count + sign * change.count, f };
-}
-
-/** Applies the batch's changes to the stored groups it touches: the groups to write (null: delete). */
-export function mergeGroups(
-  groups: ReadonlyMap<string, GroupState>,
-  deltas: ReadonlyMap<string, GroupState>,
-): { changed: Map<string, GroupState | null>; added: number } {
-  const changed = new Map<string, GroupState | null>();
-  let added = 0;
-  for (const [id, delta] of deltas) {
-    const base = groups.get(id);
-    if (delta.count === 0 && Object.values(delta.f).every(isZero)) continue;
-    const sum = add(base ?? { key: delta.key, count: 0, f: {} }, delta, 1, true);
-    const next = sum.count === 0 ? null : sum;
-    if (!base && next) added += 1;
-    if (base && !next) added -= 1;
-    changed.set(id, next);
-  }
-  return { changed, added };
-}
-
-const isZero = (state: FieldState) => state.n === 0 && state.sum === 0 && Object.keys(state.v ?? {}).length === 0;
-
-/** A group as the API shows it: `{ key: {…}, count, sum_amount, avg_amount, … }`. */
-export function groupView(report: CompiledReport, group: GroupState): Record<string, unknown> {
-  const key: Record<string, KeyValue> = {};
-  report.keys.forEach((part, i) => {
-    key[part.name] = group.key[i] ?? null;
-  });
-  const view: Record<string, unknown> = { key };
-  for (const m of report.measures) view[m.name] = measureValue(report, group, m.fn, m.field);
-  return view;
-}
-
-function measureValue(report: CompiledReport, group: GroupState, fn: string, field: string | undefined): unknown {
-  if (fn === 'count' || !field) return group.count;
-  const state = group.f[field] ?? { n: 0, sum: 0 };
-  if (fn === 'sum') return state.n === 0 ? null : state.sum;
-  if (fn === 'avg') return state.n === 0 ? null : state.sum / state.n;
-  const values = Object.keys(state.v ?? {}).map((text) => JSON.parse(text) as string | number | boolean);
-  if (fn === 'countDistinct') return values.length;
-  if (values.length === 0) return null;
-  const numeric = report.measured[field]?.numeric ?? false;
-  const less = (a: string | number | boolean, b: string | number | boolean) => (numeric ? Number(a) < Number(b) : String(a) < String(b));
-  return values.reduce((best, value) => ((fn === 'min' ? less(value, best) : less(best, value)) ? value : best));
-}
-
-/** Groups in key order, missing values first (like the aggregate route). */
-export function sortGroups<T extends { key: KeyValue[] }>(groups: T[]): T[] {
-  return groups.sort((a, b) => {
-    for (let i = 0; i < a.key.length; i += 1) {
-      const x = a.key[i] ?? null;
-      const y = b.key[i] ?? null;
-      if (x === y) continue;
-      if (x === null) return -1;
-      if (y === null) return 1;
-      return x < y ? -1 : 1;
-    }
-    return 0;
-  });
-}
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Bucket starts already written as text (a log holds few distinct buckets); cleared when it grows large. */
+const startTexts = new Map<number, string>();
 
 /** The start of the UTC bucket holding the date or datetime, as an RFC 3339 time (weeks start on Monday). */
 export function bucketStart(value: JsonValue, bucket: Bucket): string | null {
   const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(time)) return null;
-  const d = new Date(time);
-  const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()];
-  const starts: Record<Bucket, () => number> = {
-    hour: () => Date.UTC(y, m, day, d.getUTCHours()),
-    day: () => Date.UTC(y, m, day),
-    week: () => Date.UTC(y, m, day - ((d.getUTCDay() + 6) % 7)),
-    month: () => Date.UTC(y, m, 1),
-    quarter: () => Date.UTC(y, m - (m % 3), 1),
-    year: () => Date.UTC(y, 0, 1),
-  };
-  return new Date(starts[bucket]()).toISOString();
+  const start = bucketMillis(time, bucket);
+  let text = startTexts.get(start);
+  if (text === undefined) {
+    if (startTexts.size >= 10_000) startTexts.clear();
+    text = new Date(start).toISOString();
+    startTexts.set(start, text);
+  }
+  return text;
+}
+
+const floorTo = (time: number, unit: number) => time - (((time % unit) + unit) % unit);
+
+function bucketMillis(time: number, bucket: Bucket): number {
+  if (bucket === 'hour') return floorTo(time, HOUR_MS);
+  const day = floorTo(time, DAY_MS);
+  if (bucket === 'day') return day;
+  // 1970-01-01 was a Thursday: day n since then is weekday (n + 3) mod 7, Monday = 0.
+  if (bucket === 'week') return day - ((((day / DAY_MS + 3) % 7) + 7) % 7) * DAY_MS;
+  const d = new Date(day);
+  const month = d.getUTCMonth();
+  d.setUTCFullYear(d.getUTCFullYear(), bucket === 'month' ? month : bucket === 'quarter' ? month - (month % 3) : 0, 1);
+  return d.getTime();
 }

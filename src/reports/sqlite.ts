@@ -1,12 +1,15 @@
 import type Database from 'better-sqlite3';
 import type { RecordData } from '../datamodel/index.js';
+import { type GroupState, groupFromJson, groupText } from './groups.js';
 import { type Cursor, overtaken, type ReportStore, type VersionId, type VersionRow, type VersionWrite } from './port.js';
-import type { GroupState } from './reducer.js';
 
 const CURSOR = 'reports';
 /** The count of committed batches: every commit checks and moves it (several processors stay exact). */
 const GENERATION = 'reports.generation';
 const KEY = 'tenant = ? AND report = ? AND version = ?';
+/** Rows per multi-row upsert; the rest of a batch goes one row per statement. */
+const CHUNK = 64;
+const IDS = 'IN (SELECT value FROM json_each(?))';
 
 type Row = {
   tenant: string;
@@ -22,6 +25,8 @@ type Row = {
 /** The report store in the platform's SQLite database (migration 6); the connection is its own. */
 export function sqliteReportStore(db: Database.Database): ReportStore {
   db.defaultSafeIntegers(false);
+  // Member rows are rewritten all over their table: a page cache larger than the default 2 MB keeps them in memory.
+  db.pragma('cache_size = -65536');
   const s = {
     cursor: db.prepare('SELECT name, position FROM report_cursor WHERE name IN (?, ?)'),
     saveCursor: db.prepare(
@@ -32,8 +37,8 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     ),
     allVersions: db.prepare('SELECT * FROM report_versions ORDER BY tenant, report, version'),
     versions: db.prepare('SELECT * FROM report_versions WHERE tenant = ? AND report = ? ORDER BY version'),
-    member: db.prepare(`SELECT data FROM report_members WHERE ${KEY} AND record_id = ?`),
-    group: db.prepare(`SELECT state FROM report_groups WHERE ${KEY} AND group_key = ?`),
+    members: db.prepare(`SELECT record_id, data FROM report_members WHERE ${KEY} AND record_id ${IDS}`),
+    groups: db.prepare(`SELECT group_key, state FROM report_groups WHERE ${KEY} AND group_key ${IDS}`),
     allGroups: db.prepare(`SELECT group_key, state FROM report_groups WHERE ${KEY}`),
     create: db.prepare(
       "INSERT INTO report_versions (tenant, report, version, definition, status, reason, position, group_count) VALUES (?, ?, ?, ?, 'building', NULL, 0, 0) ON CONFLICT DO NOTHING",
@@ -42,16 +47,42 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     dropVersion: db.prepare(`DELETE FROM report_versions WHERE ${KEY}`),
     dropGroups: db.prepare(`DELETE FROM report_groups WHERE ${KEY}`),
     dropMembers: db.prepare(`DELETE FROM report_members WHERE ${KEY}`),
-    putMember: db.prepare(
-      'INSERT INTO report_members (tenant, report, version, record_id, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data',
-    ),
-    deleteMember: db.prepare(`DELETE FROM report_members WHERE ${KEY} AND record_id = ?`),
-    putGroup: db.prepare(
-      'INSERT INTO report_groups (tenant, report, version, group_key, state) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET state = excluded.state',
-    ),
-    deleteGroup: db.prepare(`DELETE FROM report_groups WHERE ${KEY} AND group_key = ?`),
+    deleteMembers: db.prepare(`DELETE FROM report_members WHERE ${KEY} AND record_id ${IDS}`),
+    deleteGroups: db.prepare(`DELETE FROM report_groups WHERE ${KEY} AND group_key ${IDS}`),
   };
+  /** Upserts of 1 and of CHUNK rows into a table keyed by the version and one column. */
+  const upserts = (table: string, column: string, value: string) =>
+    [1, CHUNK].map((rows) =>
+      db.prepare(
+        `INSERT INTO ${table} (tenant, report, version, ${column}, ${value}) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT DO UPDATE SET ${value} = excluded.${value}`,
+      ),
+    ) as [Database.Statement, Database.Statement];
+  const put = { members: upserts('report_members', 'record_id', 'data'), groups: upserts('report_groups', 'group_key', 'state') };
   const key = (id: VersionId) => [id.tenant, id.report, id.version] as const;
+
+  /** Deletes (null) in one statement, upserts CHUNK rows per statement. */
+  function writeRows<T>(
+    k: readonly unknown[],
+    rows: ReadonlyMap<string, T | null> | undefined,
+    remove: Database.Statement,
+    [one, chunk]: [Database.Statement, Database.Statement],
+    text: (value: T) => string,
+  ): void {
+    if (!rows || rows.size === 0) return;
+    const gone: string[] = [];
+    let values: unknown[] = [];
+    for (const [id, value] of rows) {
+      if (value === null) gone.push(id);
+      else values.push(...k, id, text(value));
+      if (values.length === CHUNK * 5) {
+        chunk.run(values);
+        values = [];
+      }
+    }
+    for (let i = 0; i < values.length; i += 5) one.run(values.slice(i, i + 5));
+    if (gone.length > 0) remove.run(...k, JSON.stringify(gone));
+  }
 
   function write(w: VersionWrite): void {
     const k = key(w.id);
@@ -64,14 +95,8 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
       s.dropVersion.run(...k);
       return;
     }
-    for (const [id, data] of w.members ?? []) {
-      if (data === null) s.deleteMember.run(...k, id);
-      else s.putMember.run(...k, id, JSON.stringify(data));
-    }
-    for (const [group, state] of w.groups ?? []) {
-      if (state === null) s.deleteGroup.run(...k, group);
-      else s.putGroup.run(...k, group, JSON.stringify(state));
-    }
+    writeRows(k, w.members, s.deleteMembers, put.members, (data) => JSON.stringify(data));
+    writeRows(k, w.groups, s.deleteGroups, put.groups, groupText);
     if (w.state) s.state.run(w.state.status, w.state.reason, w.state.position, w.state.groupCount, ...k);
   }
 
@@ -95,23 +120,19 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     },
     async members(id, recordIds) {
       const found = new Map<string, RecordData>();
-      for (const recordId of recordIds) {
-        const row = s.member.get(...key(id), recordId) as { data: string } | undefined;
-        if (row) found.set(recordId, JSON.parse(row.data) as RecordData);
-      }
+      if (recordIds.length === 0) return found;
+      for (const row of s.members.all(...key(id), JSON.stringify(recordIds)) as { record_id: string; data: string }[])
+        found.set(row.record_id, JSON.parse(row.data) as RecordData);
       return found;
     },
     async groups(id, keys) {
       const found = new Map<string, GroupState>();
-      if (keys === undefined) {
-        for (const row of s.allGroups.all(...key(id)) as { group_key: string; state: string }[])
-          found.set(row.group_key, JSON.parse(row.state) as GroupState);
-        return found;
-      }
-      for (const group of keys) {
-        const row = s.group.get(...key(id), group) as { state: string } | undefined;
-        if (row) found.set(group, JSON.parse(row.state) as GroupState);
-      }
+      if (keys?.length === 0) return found;
+      const rows = (keys === undefined ? s.allGroups.all(...key(id)) : s.groups.all(...key(id), JSON.stringify(keys))) as {
+        group_key: string;
+        state: string;
+      }[];
+      for (const row of rows) found.set(row.group_key, groupFromJson(JSON.parse(row.state)));
       return found;
     },
     async commit(writes, cursor) {

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { RecordData } from '../../src/datamodel/index.js';
 import { compileReport } from '../../src/reports/definition.js';
-import {
-  bucketStart,
-  foldEvents,
-  type GroupState,
-  groupView,
-  mergeGroups,
-  type ReportEvent,
-  sortGroups,
-} from '../../src/reports/reducer.js';
+import { type GroupState, groupView, mergeGroups, sortGroups } from '../../src/reports/groups.js';
+import { bucketStart, foldEvents, memberFold, type ReportEvent } from '../../src/reports/reducer.js';
 
 const FIELDS = {
   customer: { type: 'string' as const },
@@ -85,6 +79,57 @@ describe('report reducer', () => {
     assert.deepEqual(
       groups.map((g) => [g.key, g.count, g.sum_amount, g.min_amount]),
       [[{ status: 'paid', placedAt_day: '2024-05-01T00:00:00.000Z' }, 1, null, null]],
+    );
+  });
+
+  it('gives the same groups whether a log is folded event by event, in one batch or in batches of any size (property)', () => {
+    const event = fc.oneof(
+      fc.record({
+        recordId: fc.constantFrom('1', '2', '3', '4'),
+        type: fc.constantFrom('OrderCreated', 'OrderUpdated'),
+        data: fc.record(
+          {
+            customer: fc.constantFrom('a', 'b'),
+            amount: fc.integer({ min: 0, max: 8 }).map((n) => n / 4),
+            status: fc.constantFrom('open', 'paid'),
+            placedAt: fc.constantFrom(at, '2024-05-02T23:30:00+02:00'),
+          },
+          { requiredKeys: [] },
+        ),
+      }),
+      fc.record({ recordId: fc.constantFrom('1', '2', '3', '4'), type: fc.constant('OrderDeleted'), data: fc.constant({}) }),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1 }), (log, sizes) => {
+        const members = new Map<string, RecordData>();
+        const groups = new Map<string, GroupState>();
+        const fold = (batch: ReportEvent[]) => {
+          const folded = foldEvents(report, members, batch);
+          for (const [id, data] of folded.members) data ? members.set(id, data) : members.delete(id);
+          for (const [id, group] of mergeGroups(groups, folded.deltas).changed) group ? groups.set(id, group) : groups.delete(id);
+        };
+        for (const e of log) fold([e]);
+        const perEvent = sortGroups([...groups.values()]).map((group) => groupView(report, group));
+        // The same log in batches of the sizes drawn, each fed event by event to a member fold.
+        const chunked = new Map<string, GroupState>();
+        const rows = new Map<string, RecordData>();
+        for (let i = 0, b = 0; i < log.length; b += 1) {
+          const batch = memberFold(report);
+          for (const e of log.slice(i, i + (sizes[b % sizes.length] as number))) {
+            if (!batch.step(e.recordId, e)) batch.start(e.recordId, rows.get(e.recordId), e);
+            i += 1;
+          }
+          const folded = batch.result();
+          for (const [id, data] of folded.members) data ? rows.set(id, data) : rows.delete(id);
+          for (const [id, group] of mergeGroups(chunked, folded.deltas).changed) group ? chunked.set(id, group) : chunked.delete(id);
+        }
+        assert.deepEqual(
+          sortGroups([...chunked.values()]).map((group) => groupView(report, group)),
+          perEvent,
+        );
+        assert.deepEqual(given(log).when([]), perEvent);
+      }),
+      { numRuns: 200 },
     );
   });
 
