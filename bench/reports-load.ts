@@ -177,6 +177,8 @@ function timedStore(store: ReportStore): { store: ReportStore; seconds: () => nu
 /** The report processor (the platform's settings) from position 0 on an empty report store, until the report is ready at the head. */
 async function reportPass(storage: Storage, reports: ReportStore, head: bigint): Promise<MaintenanceRun['reportPasses'][number]> {
   const { registry } = createDataContext({ events: storage.events, documents: storage.documents, authenticate: unauthenticatedAdmin });
+  // The data model's registry is loaded before the clock starts, as in a running platform (and in the reducer pass).
+  await registry.load(TENANT, MODULE);
   const timed = timedStore(reports);
   const started = process.hrtime.bigint();
   const processor = await startReportProcessor({ events: storage.events, store: timed.store, registry, maxGroups: 100_000 });

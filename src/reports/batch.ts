@@ -1,6 +1,5 @@
 import { type ModuleRegistry, type RecordData, upcastData } from '../datamodel/index.js';
 import type { RecordedEvent } from '../eventstore/index.js';
-import type { JsonValue } from '../kernel/index.js';
 import type { CompiledReport } from './definition.js';
 import { type GroupState, groupView, mergeGroups } from './groups.js';
 import type { ReportStore, VersionRow, VersionState, VersionWrite } from './port.js';
@@ -46,13 +45,13 @@ export function batchWork(deps: {
 }) {
   const { store } = deps;
 
-  /** The event's data as the module's current definition has it (events of its newest version need no upcasting). */
-  async function upcaster(v: Version): Promise<(event: RecordedEvent) => JsonValue> {
+  /** The event as the fold reads it: its data as the module's current definition has it (events of its newest version as they are). */
+  async function upcaster(v: Version): Promise<(event: RecordedEvent) => FoldedEvent> {
     const { module } = v.compiled;
     const loaded = await deps.registry.load(v.tenant, module);
     const newest = Math.max(0, ...(loaded?.history ?? []).map((h) => h.version));
     const modules = new Map([[module, loaded]]);
-    return (event) => (event.schemaVersion >= newest ? event.data : upcastData(event, modules));
+    return (event) => (event.schemaVersion >= newest ? event : { type: event.type, data: upcastData(event, modules) });
   }
 
   /** The groups the batch changes, as stored: from the cache, else from the store (unless the cache holds all of the version's). */
@@ -84,16 +83,16 @@ export function batchWork(deps: {
       for (const event of chunk) {
         if (event.tenant !== v.tenant || event.position <= v.position || !event.streamId.startsWith(prefix)) continue;
         const recordId = event.streamId.slice(prefix.length);
-        const data = upcast(event);
-        if (unread.size > 0 && unread.has(recordId)) waiting.push([recordId, { type: event.type, data }]);
-        else if (fold.step(recordId, { type: event.type, data })) continue;
-        else if (event.streamVersion === 1) fold.start(recordId, undefined, { type: event.type, data });
+        const folded = upcast(event);
+        if (unread.size > 0 && unread.has(recordId)) waiting.push([recordId, folded]);
+        else if (fold.step(recordId, folded)) continue;
+        else if (event.streamVersion === 1) fold.start(recordId, undefined, folded);
         else {
           const row = deps.members.get(key, recordId);
-          if (row) fold.start(recordId, row, { type: event.type, data });
+          if (row) fold.start(recordId, row, folded);
           else {
             unread.add(recordId);
-            waiting.push([recordId, { type: event.type, data }]);
+            waiting.push([recordId, folded]);
           }
         }
       }
@@ -116,7 +115,7 @@ export function batchWork(deps: {
       }
       const status = v.status === 'building' && position === target ? 'ready' : v.status;
       const state: VersionState = { status, reason: null, position, groupCount };
-      const write: VersionWrite = { id: v, members: folded.members, groups: changed, state };
+      const write: VersionWrite = { id: v, members: folded.members, created: folded.created, groups: changed, state };
       if (changed.size === 0 || !deps.listened()) return { write, next: { ...v, ...state } };
       const views = [...changed].map(([id, group]) =>
         groupView(v.compiled, group ?? { key: (stored.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),

@@ -43,6 +43,8 @@ export interface VersionWrite {
   state?: VersionState;
   /** Member rows by record id (null: delete). */
   members?: ReadonlyMap<string, RecordData | null>;
+  /** The records of `members` that have no member row in the store yet (inserted without a conflict check). */
+  created?: ReadonlySet<string>;
   /** Groups by key (null: delete). */
   groups?: ReadonlyMap<string, GroupState | null>;
 }

@@ -12,6 +12,7 @@ export type { BatchNotice, Version } from './batch.js';
 export const REPORT_STREAM = 'report';
 export const DEFINED = 'ReportDefined';
 export const DELETED = 'ReportDeleted';
+const REPORT_PREFIX = `${REPORT_STREAM}:`;
 
 export interface ProcessorOptions {
   events: EventStore;
@@ -145,8 +146,8 @@ export async function startReportProcessor(options: ProcessorOptions) {
 
   /** A report's definition event: a new version (which supersedes a version still building) or the report's deletion. */
   function definitionChange(event: RecordedEvent, writes: VersionWrite[], dropped: Set<string>, created: Version[]): boolean {
-    if (!event.streamId.startsWith(`${REPORT_STREAM}:`) || (event.type !== DEFINED && event.type !== DELETED)) return false;
-    const report = event.streamId.slice(REPORT_STREAM.length + 1);
+    if ((event.type !== DEFINED && event.type !== DELETED) || !event.streamId.startsWith(REPORT_PREFIX)) return false;
+    const report = event.streamId.slice(REPORT_PREFIX.length);
     for (const v of [...versions.values(), ...created]) {
       if (v.tenant !== event.tenant || v.report !== report || dropped.has(vkey(v))) continue;
       if (event.type === DELETED || v.status !== 'ready') {

@@ -14,6 +14,8 @@ export interface ReportEvent {
 /** The member rows changed by a batch (null: the record is gone) and the change of each group touched. */
 export interface Folded {
   members: Map<string, RecordData | null>;
+  /** The records of `members` that had no member row before the batch. */
+  created: Set<string>;
   deltas: Map<string, GroupState>;
 }
 
@@ -89,17 +91,19 @@ export function memberFold(report: CompiledReport): MemberFold {
     },
     result() {
       const members = new Map<string, RecordData | null>();
+      const created = new Set<string>();
       const deltas = new Map<string, Delta>();
       for (const [id, record] of records) {
         if (record.row === record.stored) continue;
         members.set(id, record.row ?? null);
+        if (!record.stored) created.add(id);
         const before = record.stored && contributionOf(plan, id, record.stored, undefined);
         const after = record.row && contributionOf(plan, id, record.row, before && { row: record.stored as RecordData, c: before });
         if (sameContribution(before, after)) continue;
         addTo(plan, deltas, before, -1);
         addTo(plan, deltas, after, 1);
       }
-      return { members, deltas };
+      return { members, created, deltas };
     },
   };
 }

@@ -74,7 +74,7 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     let values: unknown[] = [];
     for (const [id, value] of rows) {
       if (value === null) gone.push(id);
-      else values.push(...k, id, text(value));
+      else values.push(k[0], k[1], k[2], id, text(value));
       if (values.length === CHUNK * 5) {
         chunk.run(values);
         values = [];
