@@ -8,7 +8,8 @@
  * - events: `<root>.<tenant>.<module>.<entity>.<EventType>` (5 tokens), published by the relay;
  * - messages: `<root>.<tenant>.<kind>.<name>` (4 tokens): routed messages and dead letters.
  * Inbound commands, `<root>.<tenant>.commands.<module>.<entity>.<command>` (6 tokens), are
- * request/reply only and never stored.
+ * request/reply only, and notices, `<root>.<tenant>.notices.<source>.<name>.<topic>` (6 tokens), are
+ * fan-out only: neither is ever stored.
  */
 
 /** Header names the platform sets on every event message (API.md, "Messaging"). */
@@ -102,10 +103,18 @@ export interface RequestMessage {
   data: Uint8Array;
 }
 
-/** What a listener hears of a published message. */
+/** What a listener hears: a message just stored, or a notice. */
 export interface Announcement {
   subject: string;
   headers: Headers;
+  data: Uint8Array;
+}
+
+/** A message for whoever listens now, never stored (`notify`). */
+export interface Notice {
+  subject: string;
+  headers?: Headers;
+  data: Uint8Array;
 }
 
 export interface Bus {
@@ -129,11 +138,17 @@ export interface Bus {
    */
   serve(subject: string, queue: string, handler: (request: RequestMessage) => Promise<Reply>): Promise<Subscription>;
   /**
-   * Every stored message whose subject matches the pattern, as it is published from now on, to every
-   * listener (fan-out, no acknowledgement, nothing kept while not listening): a signal, such as "the
-   * log grew", for processes that then read what they need from its source.
+   * Every stored message and every notice whose subject matches the pattern, as it is published from
+   * now on, to every listener (fan-out, no acknowledgement, nothing kept while not listening): a
+   * signal, such as "the log grew", for processes that then read what they need from its source.
    */
   listen(subject: string, handler: (message: Announcement) => void): Promise<Subscription>;
+  /**
+   * Sends a notice to every process listening on its subject now (fan-out, at most once, never stored):
+   * what changed, for processes that pass it on (such as a report's changed groups to its live
+   * viewers). A subject that a stored stream holds is refused (`invalid`), as is an oversized notice.
+   */
+  notify(notice: Notice): void;
   request(message: RequestMessage, timeoutMs: number): Promise<Reply>;
   ping(): Promise<void>;
   /** Stops every subscription, then disconnects. */

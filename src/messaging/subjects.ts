@@ -19,6 +19,18 @@ export const commandSubject = (root: string, tenant: string, module: string, ent
 /** `bo.<tenant>.<kind>.<name>`, a stored message such as a routed message (`routed`) or a dead letter (`deadletter`). */
 export const messageSubject = (root: string, tenant: string, kind: string, name: string) => `${root}.${tenant}.${kind}.${name}`;
 
+/** `bo.<tenant>.notices.<source>.<name>.<topic>`: a notice (`Bus.notify`), never stored. */
+export const noticeSubject = (root: string, tenant: string, source: string, name: string, topic: string) =>
+  `${root}.${tenant}.notices.${source}.${name}.${topic}`;
+
+/** Throws `invalid` unless the subject is a notice's: under the root, plain tokens, outside both stored streams. */
+export function checkNoticeSubject(root: string, subject: string): void {
+  const tokens = subject.split('.');
+  const plain = tokens[0] === root && tokens.length > 1 && tokens.slice(1).every(isToken);
+  if (!plain || streamOf(root, subject))
+    throw new BusError('invalid', `${subject} is not a notice subject under ${root} (a stored stream holds it, or a token is not plain)`);
+}
+
 /** True when every token is a plain token (letters, digits, `_`, `-`). */
 export const isToken = (token: string) => TOKEN.test(token);
 

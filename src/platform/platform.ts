@@ -99,6 +99,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
             documents: storage.documents,
             registry: data.registry,
             store: await openReportStore(storageSettings, logger),
+            bus: bus.bus,
             authenticate: auth.authenticate,
             settings: { maxGroups: config.reportMaxGroups, asOfMaxEvents: config.reportAsOfMaxEvents },
             logger,
@@ -147,16 +148,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         clearInterval(maintenance);
         await app.close();
         await openedIntegrations.close();
-        await bus.close();
         await openedReports?.close();
+        await bus.close();
         await opened.vault.close();
         await storage.close();
       },
     };
   } catch (error) {
     await integrations?.close();
-    await messaging?.close();
     await reports?.close();
+    await messaging?.close();
     await security?.vault.close();
     await storage.close();
     throw error;

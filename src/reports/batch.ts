@@ -40,8 +40,8 @@ export function batchWork(deps: {
   members: VersionCache<RecordData>;
   groups: VersionCache<GroupState>;
   maxGroups: number;
-  /** Whether anyone listens to batch notices (else their group views are not computed). */
-  listened: () => boolean;
+  /** Whether batches of ready versions have notices (their changed groups' views). */
+  notices: boolean;
 }) {
   const { store } = deps;
 
@@ -116,7 +116,7 @@ export function batchWork(deps: {
       const status = v.status === 'building' && position === target ? 'ready' : v.status;
       const state: VersionState = { status, reason: null, position, groupCount };
       const write: VersionWrite = { id: v, members: folded.members, created: folded.created, groups: changed, state };
-      if (changed.size === 0 || !deps.listened()) return { write, next: { ...v, ...state } };
+      if (changed.size === 0 || !deps.notices || status !== 'ready') return { write, next: { ...v, ...state } };
       const views = [...changed].map(([id, group]) =>
         groupView(v.compiled, group ?? { key: (stored.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),
       );

@@ -6,8 +6,9 @@ import { type Authenticate, authorize, callerOf, ProblemSchema, requestContext }
 import { Position, parseAsOf, TenantParams } from '../http/params.js';
 import { AppError } from '../kernel/index.js';
 import { type CompiledReport, reportFields } from './definition.js';
+import type { ReportNotices } from './notices.js';
 import { csvStream, sseEvent } from './output.js';
-import type { BatchNotice, ReportProcessor } from './processor.js';
+import type { ReportProcessor } from './processor.js';
 import type { ReportReads } from './reads.js';
 import type { ReportService } from './service.js';
 
@@ -35,6 +36,7 @@ export function reportRoutes(deps: {
   service: ReportService;
   reads: ReportReads;
   processor: ReportProcessor;
+  notices: ReportNotices;
   authenticate: Authenticate;
 }): FastifyPluginAsync {
   const { service, processor } = deps;
@@ -194,8 +196,11 @@ export function reportRoutes(deps: {
       if (res.writableLength > MAX_UNSENT_BYTES) res.end(controlEvent('dropped', { reason: 'slow_consumer' }));
       else res.write(text);
     };
-    const unsubscribe = processor.subscribe((notice: BatchNotice) => {
-      if (notice.tenant !== tenant || notice.report !== name || processor.serving(tenant, name)?.version !== notice.version) return;
+    let last = 0n;
+    const unsubscribe = deps.notices.subscribe(tenant, name, (notice) => {
+      // Notices of batches committed by different processes may cross on the way: an older one is stale.
+      if (notice.position < last) return;
+      last = notice.position;
       send(sseEvent(notice.position, 'groups', { groups: notice.groups, position: notice.position.toString() }));
     });
     const heartbeat = setInterval(() => send(': ping\n\n'), HEARTBEAT_MS).unref();

@@ -4,9 +4,11 @@ import type { DocumentStore } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
 import type { Authenticate } from '../http/index.js';
 import type { Logger } from '../kernel/index.js';
+import type { Bus } from '../messaging/port.js';
 import { reportRoutes } from './http.js';
+import { openReportNotices } from './notices.js';
 import type { ReportStore } from './port.js';
-import { startReportProcessor } from './processor.js';
+import { type ReportProcessor, startReportProcessor } from './processor.js';
 import { createReportReads } from './reads.js';
 import { createReportService } from './service.js';
 
@@ -40,31 +42,36 @@ export async function openReportStore(
   return postgresReportStore(await openPostgresPool({ connectionString: config.url, poolSize: 4, ...(logger ? { logger } : {}) }));
 }
 
-/** The reports context: definitions, the processor that maintains them, and their routes. */
+/** The reports context: definitions, the processor that maintains them, their notices on the bus, and their routes. */
 export async function createReportsContext(deps: {
   events: EventStore;
   documents: DocumentStore;
   registry: ModuleRegistry;
   store: ReportStore;
+  bus: Bus;
   authenticate: Authenticate;
   settings: ReportSettings;
-  logger?: Logger;
+  logger: Logger;
 }) {
   const { events, documents, registry, store } = deps;
-  const processor = await startReportProcessor({
+  let processor: ReportProcessor | undefined;
+  const notices = await openReportNotices(deps.bus, deps.logger, (position) => processor?.heard(position));
+  processor = await startReportProcessor({
     events,
     store,
     registry,
     maxGroups: deps.settings.maxGroups,
-    ...(deps.logger ? { logger: deps.logger } : {}),
+    notify: notices.publish,
+    logger: deps.logger,
   });
   const service = createReportService({ events, documents, registry });
   const reads = createReportReads({ events, store, processor, registry, asOfMaxEvents: deps.settings.asOfMaxEvents });
-  const plugin: FastifyPluginAsync = reportRoutes({ service, reads, processor, authenticate: deps.authenticate });
+  const plugin: FastifyPluginAsync = reportRoutes({ service, reads, processor, notices, authenticate: deps.authenticate });
   return {
     plugin,
     processor,
     async close() {
+      await notices.close();
       await processor.stop();
       await store.close();
     },

@@ -28,6 +28,8 @@ export interface ProcessorOptions {
   /** Groups kept in memory across batches (default 10,000). */
   groupCacheRows?: number;
   pollIntervalMs?: number;
+  /** Told of the groups each committed batch changed in a serving version (else they are not computed). */
+  notify?: (notice: BatchNotice) => void;
   logger?: Logger;
 }
 
@@ -53,7 +55,9 @@ export async function startReportProcessor(options: ProcessorOptions) {
   let generation = 0n;
   let versions = new Map<string, Version>();
   const waker = createWaker();
-  const listeners = new Set<(notice: BatchNotice) => void>();
+  const { notify } = options;
+  /** Another process committed beyond the cursor: take its state rather than redo its batch. */
+  let behind = false;
   const progress = new Set<() => void>();
   const work = batchWork({
     store,
@@ -61,7 +65,7 @@ export async function startReportProcessor(options: ProcessorOptions) {
     members,
     groups: groupCache,
     maxGroups: options.maxGroups,
-    listened: () => listeners.size > 0,
+    notices: notify !== undefined,
   });
 
   async function reload(): Promise<void> {
@@ -100,6 +104,10 @@ export async function startReportProcessor(options: ProcessorOptions) {
 
   async function step(): Promise<boolean> {
     waker.clear();
+    if (behind) {
+      behind = false;
+      await reload();
+    }
     await dropDeletedTenants();
     // Versions that build with none at the cursor: they catch up first, then the log is read once for all.
     const atCursor = [...versions.values()].some((v) => v.status !== 'failed' && v.position === cursor);
@@ -220,7 +228,7 @@ export async function startReportProcessor(options: ProcessorOptions) {
     }
     versions = next;
     if (newCursor !== undefined) cursor = newCursor;
-    for (const r of results) if (r.notice) for (const listener of listeners) listener(r.notice);
+    for (const r of results) if (r.notice && serving(r.notice.tenant, r.notice.report)?.version === r.notice.version) notify?.(r.notice);
     for (const resolve of progress) resolve();
   }
 
@@ -247,15 +255,17 @@ export async function startReportProcessor(options: ProcessorOptions) {
     }
   }
 
+  /** The version of the report that answers reads: the newest failed one, else the newest ready one. */
+  function serving(tenant: string, report: string): Version | undefined {
+    const own = [...versions.values()].filter((v) => v.tenant === tenant && v.report === report).sort((a, b) => b.version - a.version);
+    return own[0]?.status === 'failed' ? own[0] : own.find((v) => v.status === 'ready');
+  }
+
   await reload();
   const running = run();
 
   return {
-    /** The version of the report that answers reads: the newest failed one, else the newest ready one. */
-    serving(tenant: string, report: string): Version | undefined {
-      const own = [...versions.values()].filter((v) => v.tenant === tenant && v.report === report).sort((a, b) => b.version - a.version);
-      return own[0]?.status === 'failed' ? own[0] : own.find((v) => v.status === 'ready');
-    },
+    serving,
     version(tenant: string, report: string, version: number): Version | undefined {
       return versions.get(vkey({ tenant, report, version }));
     },
@@ -279,9 +289,11 @@ export async function startReportProcessor(options: ProcessorOptions) {
         progress.add(check);
       });
     },
-    subscribe(listener: (notice: BatchNotice) => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    /** A batch was committed up to `position` (heard from any process): beyond the cursor, the state is read again. */
+    heard(position: bigint): void {
+      if (position <= cursor) return;
+      behind = true;
+      waker.notify();
     },
     /** Wakes the processor (after a definition was written here). */
     poke: () => waker.notify(),

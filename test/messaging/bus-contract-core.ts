@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Announcement, HEADERS } from '../../src/messaging/port.js';
+import { type Announcement, BusError, HEADERS } from '../../src/messaging/port.js';
+import { noticeSubject } from '../../src/messaging/subjects.js';
 import { type BusFactory, QUIET_MS, read, rejectsWith, text, waitFor, withBus } from './bus-harness.js';
 
 /** Request/reply and listeners: what the bus does beyond its stored streams, on every adapter. */
@@ -113,6 +114,51 @@ export function coreContract(backend: string, factory: BusFactory): void {
           heard.every((into) => into.length === 2),
           'nothing after stop',
         );
+      }),
+    );
+
+    it(
+      'sends a notice to the listeners of every bus on the same broker, with its headers and data, and stores nothing',
+      withBus(factory, 'notify', async (bus, reopen) => {
+        const other = await reopen();
+        const heard: [Announcement[], Announcement[]] = [[], []];
+        const pattern = `${bus.root}.*.notices.report.*.groups`;
+        const listeners = await Promise.all([bus, other].map((b, index) => b.listen(pattern, (notice) => heard[index]?.push(notice))));
+        const subject = noticeSubject(bus.root, 'acme', 'report', 'byStatus', 'groups');
+        const before = await bus.lastSequence(`${bus.root}.acme.sales.order.OrderPlaced`);
+        bus.notify({ subject, headers: { 'X-Part': '1' }, data: text('first') });
+        bus.notify({ subject: noticeSubject(bus.root, 'acme', 'report', 'other', 'changed'), data: text('not heard') });
+        other.notify({ subject, data: text('second') });
+        await waitFor('both buses to hear both notices', () => heard.every((into) => into.length >= 2));
+        await sleep(QUIET_MS);
+        for (const into of heard) {
+          assert.deepEqual(into.map((notice) => [notice.subject, read(notice)]).sort(), [
+            [subject, 'first'],
+            [subject, 'second'],
+          ]);
+          assert.equal(into.find((notice) => read(notice) === 'first')?.headers['X-Part'], '1');
+        }
+        assert.equal(await bus.lastSequence(`${bus.root}.acme.sales.order.OrderPlaced`), before, 'no event stored');
+        assert.equal(await bus.lastSequence(`${bus.root}.acme.routed.all`), 0, 'no message stored');
+        await Promise.all(listeners.map((listener) => listener.stop()));
+      }),
+    );
+
+    it(
+      'refuses a notice on a subject a stored stream holds, or with a token that is not plain',
+      withBus(factory, 'notify-invalid', async (bus) => {
+        for (const subject of [
+          `${bus.root}.acme.sales.order.OrderPlaced`,
+          `${bus.root}.acme.routed.all`,
+          `${bus.root}.acme.notices.report.by*.groups`,
+          `other.acme.notices.report.byStatus.groups`,
+        ]) {
+          assert.throws(
+            () => bus.notify({ subject, data: text('x') }),
+            (error: unknown) => error instanceof BusError && error.reason === 'invalid',
+            subject,
+          );
+        }
       }),
     );
   });

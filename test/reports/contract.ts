@@ -8,6 +8,7 @@ import type { Platform } from '../../src/platform/platform.js';
 import { openReportStore } from '../../src/reports/index.js';
 import { type Api, apiClient, expectProblem, expectStatus, expectValidation } from '../api/client.js';
 import { orders, salesTenant } from '../api/fixtures.js';
+import { SseStream } from '../live/sse.js';
 import { userWithRole } from '../security/fixtures.js';
 import { centralAdminToken, startTestPlatform } from '../support/platform.js';
 
@@ -356,6 +357,40 @@ export function restartContract(label: string, newConfig: () => Promise<Config>)
         assert.deepEqual((await reportData(second, tenant, 'daily', position)).groups, want);
       } finally {
         for (const p of platforms) await p.close();
+      }
+    });
+
+    it('brings the groups of batches another process committed to the live viewers of this one', async () => {
+      const config = await newConfig();
+      const [writer, viewer] = [await startTestPlatform(config), await startTestPlatform(config)];
+      let live: SseStream | undefined;
+      try {
+        const api = apiClient(writer.app, await centralAdminToken(writer.app));
+        const tenant = await salesTenant(api, 'rv');
+        const definition = { entity: 'sales.order', groupBy: ['status'], measures: ['count'] };
+        expectStatus(await api.put(`/t/${tenant}/reports/byStatus`, definition), 201);
+        expectStatus(await api.post(orders(tenant), { customer: 'a', status: 'open' }), 201);
+        await reportData(api, tenant, 'byStatus', await head(api, tenant));
+        const base = await viewer.app.listen({ port: 0, host: '127.0.0.1' });
+        live = await SseStream.open(`${base}/t/${tenant}/reports/byStatus/live`, { token: await centralAdminToken(viewer.app) });
+        assert.equal(live.status, 200);
+        const stream = live;
+        const counts = () => stream.events.filter((e) => e.event === 'groups').flatMap((e) => JSON.parse(e.data ?? '{}').groups);
+        // Writes through the writer only: its processor, woken by its own appends, commits their batches.
+        for (const [index, status] of ['paid', 'paid', 'open', 'shipped'].entries()) {
+          expectStatus(await api.post(orders(tenant), { customer: `c${index}`, status }), 201);
+          await stream.until(() => counts().length > index, `the groups of write ${index + 1} on the viewer`);
+        }
+        assert.deepEqual(counts(), [
+          { key: { status: 'paid' }, count: 1 },
+          { key: { status: 'paid' }, count: 2 },
+          { key: { status: 'open' }, count: 2 },
+          // `head` wrote one shipped marker before.
+          { key: { status: 'shipped' }, count: 2 },
+        ]);
+      } finally {
+        live?.close();
+        for (const p of [writer, viewer]) await p.close();
       }
     });
   });

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../../kernel/index.js';
 import { planConsumer, type ResolvedBusSettings } from '../bus.js';
-import { type Announcement, type Bus, BusError, HEADERS, type OutgoingMessage, type PublishResult, type Subscription } from '../port.js';
-import { consumerStream, streamName, streamOf, subjectMatches } from '../subjects.js';
+import { type Announcement, type Bus, BusError, HEADERS, type OutgoingMessage, type Subscription } from '../port.js';
+import { checkNoticeSubject, consumerStream, streamName, streamOf, subjectMatches } from '../subjects.js';
 import { type RunningSubscription, runSubscription } from './consumer.js';
 import { createRequestRouter } from './requests.js';
 import { createBusStore, openBusDatabase } from './store.js';
@@ -41,19 +41,16 @@ function sharedSubscriptions(path: string) {
   };
 }
 
-/** Tells every matching listener of the messages just stored (not of duplicates). */
-function announce(listeners: Set<Listener>, messages: OutgoingMessage[], results: PublishResult[], log: Logger): void {
-  messages.forEach((message, index) => {
-    if (results[index]?.duplicate) return;
-    for (const listener of listeners) {
-      if (!subjectMatches(listener.pattern, message.subject)) continue;
-      try {
-        listener.handler({ subject: message.subject, headers: { ...message.headers, [HEADERS.id]: message.id } });
-      } catch (error) {
-        log.error({ err: error }, 'bus listener failed');
-      }
+/** Tells every matching listener of a message just stored or of a notice. */
+function announce(listeners: Set<Listener>, message: Announcement, log: Logger): void {
+  for (const listener of listeners) {
+    if (!subjectMatches(listener.pattern, message.subject)) continue;
+    try {
+      listener.handler(message);
+    } catch (error) {
+      log.error({ err: error }, 'bus listener failed');
     }
-  });
+  }
 }
 
 /**
@@ -104,7 +101,10 @@ export function openInProcessBus(settings: InProcessSettings, logger: Logger): B
       const results = store.publish(stored, Date.now(), settings.duplicateWindowMs);
       const streams = new Set(stored.map((message) => message.stream));
       for (const subscription of shared.subscriptions) if (streams.has(subscription.stream)) subscription.wake();
-      announce(shared.listeners, messages, results, log);
+      messages.forEach((message, index) => {
+        const headers = { ...message.headers, [HEADERS.id]: message.id };
+        if (!results[index]?.duplicate) announce(shared.listeners, { subject: message.subject, headers, data: message.data }, log);
+      });
       return results;
     },
 
@@ -160,6 +160,12 @@ export function openInProcessBus(settings: InProcessSettings, logger: Logger): B
           listeners.delete(listener);
         },
       };
+    },
+
+    notify(notice) {
+      open();
+      checkNoticeSubject(root, notice.subject);
+      announce(shared.listeners, { subject: notice.subject, headers: { ...notice.headers }, data: notice.data }, log);
     },
 
     async request(message, timeoutMs) {

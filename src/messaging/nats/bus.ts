@@ -14,7 +14,7 @@ import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import { type Logger, redactUrl } from '../../kernel/index.js';
 import { planConsumer, type ResolvedBusSettings } from '../bus.js';
 import { type Bus, BusError, type OutgoingMessage, type PublishResult, type Subscription } from '../port.js';
-import { consumerStream, type StreamKind, streamName, streamOf, streamSubjects } from '../subjects.js';
+import { checkNoticeSubject, consumerStream, type StreamKind, streamName, streamOf, streamSubjects } from '../subjects.js';
 import { ensureConsumer, runNatsSubscription } from './consumer.js';
 import { fromNatsHeaders, isClosed, publishError, toNatsHeaders, unavailable } from './errors.js';
 import { requestNats, serveNats } from './requests.js';
@@ -161,13 +161,23 @@ function natsBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager,
         callback: (error, message) => {
           if (error) return log.warn({ err: error, subject }, 'bus listener failed');
           try {
-            handler({ subject: message.subject, headers: fromNatsHeaders(message.headers) });
+            handler({ subject: message.subject, headers: fromNatsHeaders(message.headers), data: message.data });
           } catch (failure) {
             log.error({ err: failure }, 'bus listener failed');
           }
         },
       });
       return tracked({ stop: async () => subscription.unsubscribe() });
+    },
+
+    notify(notice) {
+      checkNoticeSubject(root, notice.subject);
+      const headers = toNatsHeaders(notice.headers);
+      try {
+        nc.publish(notice.subject, notice.data, headers ? { headers } : undefined);
+      } catch (error) {
+        throw publishError(error, notice.subject);
+      }
     },
 
     request: (message, timeoutMs) => requestNats(nc, message, timeoutMs),

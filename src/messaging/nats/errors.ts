@@ -25,7 +25,7 @@ export function publishError(error: unknown, subject: string): BusError {
   }
   if (error instanceof InvalidArgumentError)
     return new BusError('invalid', `Cannot publish on ${subject}: ${error.message}`, { cause: error });
-  return new BusError('unavailable', `NATS did not store the message on ${subject}: ${describe(error)}`, { cause: error });
+  return new BusError('unavailable', `NATS did not take the message on ${subject}: ${describe(error)}`, { cause: error });
 }
 
 /** A core request's failure as a BusError: nobody serves → `no_responder`, no reply in time → `timeout`. */
