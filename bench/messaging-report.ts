@@ -197,8 +197,8 @@ adapter publishes a relay batch of ${formatCount(WINDOW)} the same way: all sent
 to fresh streams provisioned as the adapter provisions them (file storage, 2-minute duplicate window). **Relay**: a fresh root
 (streams made by \`openBus\`), \`startRelay\` with an always-held lease from checkpoint 0, timed from its start until \`lag()\` is 0.
 **Log read, no publish**: a consumer (\`startConsumer\`, batches of ${formatCount(WINDOW)}) from position 0 reading the log and making the
-messages with \`relayMessages\`, publishing nothing: the relay's work besides publishing, which it does one batch after the other
-(read, publish, checkpoint), so that 1 / relay ≈ 1 / raw + 1 / read. ${RELAY_ROUNDS} turns of each, in an order rotated each turn,
+messages with \`relayMessages\`, publishing nothing: the relay's work besides publishing. The relay reads the next batch while
+the bus stores one (\`readAhead\`), so its rate approaches the slower of raw and read; without it, 1 / relay ≈ 1 / raw + 1 / read. ${RELAY_ROUNDS} turns of each, in an order rotated each turn,
 each relay on its own root (streams deleted after); the rates are total events over total time. The in-process bus (the embedded default, a SQLite file) gets the same pair, its baseline being
 \`bus.publish\` of the prepared messages in windows of ${formatCount(WINDOW)}: for information, no target.`;
 

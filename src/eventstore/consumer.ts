@@ -14,6 +14,11 @@ export interface ConsumerOptions {
   /** First delay after a failing batch; doubles up to `maxRetryDelayMs` (default 30 s) while it keeps failing. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /**
+   * Reads the next batch while `handle` works on a full one, so that reading and handling overlap
+   * (for a handler that waits on something else than this process's CPU, such as a broker's acks).
+   */
+  readAhead?: boolean;
   logger?: Logger;
 }
 
@@ -76,9 +81,25 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
     }
   }
 
-  async function readBatch(): Promise<RecordedEvent[]> {
-    const range = { after: position, limit: batchSize };
+  function read(after: bigint): Promise<RecordedEvent[]> {
+    const range = { after, limit: batchSize };
     return options.tenant ? store.readTenant(options.tenant, range) : store.readAll(range);
+  }
+
+  /** The batch read ahead, from where it was read (used only if the consumer is still there). */
+  let ahead: { after: bigint; batch: Promise<RecordedEvent[]> } | undefined;
+
+  function readBatch(): Promise<RecordedEvent[]> {
+    const next = ahead?.after === position ? ahead.batch : read(position);
+    ahead = undefined;
+    return next;
+  }
+
+  function readAheadOf(last: bigint): void {
+    const batch = read(last);
+    // Its failure surfaces in the step that uses it.
+    batch.catch(() => undefined);
+    ahead = { after: last, batch };
   }
 
   async function step(): Promise<boolean> {
@@ -86,6 +107,7 @@ export async function startConsumer(store: EventStore, options: ConsumerOptions)
     const events = await readBatch();
     const last = events.at(-1);
     if (!last) return false;
+    if (options.readAhead && events.length === batchSize) readAheadOf(last.position);
     await options.handle(events);
     await store.checkpoints.save(options.name, last.position);
     position = last.position;

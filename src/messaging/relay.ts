@@ -59,6 +59,8 @@ export function startRelay(options: RelayOptions): Relay {
         pollIntervalMs: 250,
         retryDelayMs: 100,
         maxRetryDelayMs: 2000,
+        // The next batch is read from the log while the bus stores this one.
+        readAhead: true,
         logger,
         handle: async (batch) => {
           const messages = relayMessages(bus.root, batch);

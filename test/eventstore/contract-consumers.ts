@@ -83,4 +83,35 @@ export function consumerCases({ store }: ContractContext): void {
     assert.equal(failures, 2);
     assert.equal(delivered.filter((p) => p === result.lastPosition).length, 1);
   });
+
+  it('reads ahead while a batch is handled without skipping, repeating or reordering, also when a batch fails', async () => {
+    const streamId = newStream();
+    const written = await store().append({ tenant: 'acme', streamId, events: Array.from({ length: 20 }, (_, i) => event(`E${i}`)) });
+    const from = written.lastPosition - 20n;
+    const delivered: bigint[] = [];
+    let failures = 0;
+    const consumer = await startConsumer(store(), {
+      name: `ahead-${streamId}`,
+      tenant: 'acme',
+      batchSize: 3,
+      readAhead: true,
+      retryDelayMs: 5,
+      pollIntervalMs: 20,
+      handle: async (events) => {
+        // The batch holding the 8th event fails twice: what was read ahead of it must not be used.
+        if (failures < 2 && events.some((e) => e.position === from + 8n)) {
+          failures++;
+          throw new Error('handler not ready');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        delivered.push(...events.filter((e) => e.streamId === streamId).map((e) => e.position));
+      },
+    });
+    const late = await store().append({ tenant: 'acme', streamId, events: [event('Late')] });
+    await consumer.waitFor(late.lastPosition);
+    await consumer.stop();
+    assert.equal(failures, 2);
+    const mine = (await store().readStream('acme', streamId)).map((e) => e.position);
+    assert.deepEqual(delivered, mine);
+  });
 }
