@@ -80,5 +80,10 @@ export function createLiveContext(deps: LiveDeps) {
       }),
     );
   };
-  return { plugin, hub };
+  return {
+    plugin,
+    hub,
+    /** Takes one of a tenant's live-stream slots (`429 rate_limited` over the limits): report streams count too. */
+    reserve: (tenant: string) => hub.reserve(tenant),
+  };
 }

@@ -100,6 +100,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
             registry: data.registry,
             store: await openReportStore(storageSettings, logger),
             bus: bus.bus,
+            reserveStream: live.reserve,
             authenticate: auth.authenticate,
             settings: { maxGroups: config.reportMaxGroups, asOfMaxEvents: config.reportAsOfMaxEvents },
             logger,

@@ -37,6 +37,8 @@ export function reportRoutes(deps: {
   reads: ReportReads;
   processor: ReportProcessor;
   notices: ReportNotices;
+  /** Takes a slot of the tenant's live streams (shared with the live feed), or throws `rate_limited`; the function frees it. */
+  reserveStream: (tenant: string) => () => void;
   authenticate: Authenticate;
 }): FastifyPluginAsync {
   const { service, processor } = deps;
@@ -167,7 +169,7 @@ export function reportRoutes(deps: {
       async (request, reply) => {
         const { tenant, name } = request.params;
         await readable(request);
-        live(request, reply, tenant, name);
+        live(request, reply, tenant, name, deps.reserveStream(tenant));
       },
     );
   };
@@ -181,7 +183,7 @@ export function reportRoutes(deps: {
    * SSE: after each processed batch, the groups it changed in the serving version; a comment every
    * 15 s. A client that lets more than MAX_UNSENT_BYTES pile up is dropped (it reads the data again).
    */
-  function live(request: FastifyRequest, reply: FastifyReply, tenant: string, name: string): void {
+  function live(request: FastifyRequest, reply: FastifyReply, tenant: string, name: string, release: () => void): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -205,6 +207,7 @@ export function reportRoutes(deps: {
     });
     const heartbeat = setInterval(() => send(': ping\n\n'), HEARTBEAT_MS).unref();
     const close = () => {
+      release();
       clearInterval(heartbeat);
       unsubscribe();
       streams.delete(res);

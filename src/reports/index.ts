@@ -49,6 +49,8 @@ export async function createReportsContext(deps: {
   registry: ModuleRegistry;
   store: ReportStore;
   bus: Bus;
+  /** A slot of the tenant's live streams for each report stream (the live feed's limits). */
+  reserveStream: (tenant: string) => () => void;
   authenticate: Authenticate;
   settings: ReportSettings;
   logger: Logger;
@@ -66,7 +68,14 @@ export async function createReportsContext(deps: {
   });
   const service = createReportService({ events, documents, registry });
   const reads = createReportReads({ events, store, processor, registry, asOfMaxEvents: deps.settings.asOfMaxEvents });
-  const plugin: FastifyPluginAsync = reportRoutes({ service, reads, processor, notices, authenticate: deps.authenticate });
+  const plugin: FastifyPluginAsync = reportRoutes({
+    service,
+    reads,
+    processor,
+    notices,
+    reserveStream: deps.reserveStream,
+    authenticate: deps.authenticate,
+  });
   return {
     plugin,
     processor,

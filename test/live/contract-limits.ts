@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Platform } from '../../src/platform/platform.js';
-import { apiClient } from '../api/client.js';
+import { apiClient, expectStatus } from '../api/client.js';
 import { centralAdminToken } from '../support/platform.js';
 import {
   closePlatform,
@@ -49,6 +49,35 @@ export function limitCases(context: LiveContext, options: LimitOptions): void {
         again = await openLive(context, tenant, '', { token });
       }
       assert.equal(again?.status, 200, 'a closed stream gives its slot back at once');
+      if (again) open.push(again);
+    } finally {
+      for (const stream of open) stream.close();
+    }
+  });
+
+  it('counts report streams against the same per-tenant limit', async () => {
+    const tenant = await shopTenant(context, 'limit-reports');
+    const token = context.centralToken();
+    const limit = LIVE_SETTINGS.liveMaxConnectionsPerTenant ?? 0;
+    const report = { entity: 'shop.order', groupBy: ['status'], measures: ['count'] };
+    expectStatus(await context.central().put(`/t/${tenant}/reports/byStatus`, report), 201);
+    const openReport = () => SseStream.open(`${context.base()}/t/${tenant}/reports/byStatus/live`, { token });
+    const open: SseStream[] = [];
+    try {
+      open.push(await openReport());
+      for (let i = 1; i < limit; i += 1) open.push(await openLive(context, tenant, '', { token }));
+      assert.ok(open.every((stream) => stream.status === 200));
+      for (const refused of [await openReport(), await openLive(context, tenant, '', { token })]) {
+        assert.equal(refused.status, 429);
+        assert.equal(((await refused.response.json()) as { code?: string }).code, 'rate_limited');
+      }
+      open.shift()?.close();
+      let again: SseStream | undefined;
+      for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt += 1) {
+        if (again) await sleep(50);
+        again = await openLive(context, tenant, '', { token });
+      }
+      assert.equal(again?.status, 200, 'a closed report stream gives its slot back');
       if (again) open.push(again);
     } finally {
       for (const stream of open) stream.close();
