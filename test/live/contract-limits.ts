@@ -25,6 +25,17 @@ export interface LimitOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Opens a stream again until it is admitted (the server frees a closed stream's slot as it sees the close). */
+async function reopenWhenFreed(open: () => Promise<SseStream>, what: string): Promise<SseStream> {
+  let again = await open();
+  for (let attempt = 1; attempt < 50 && again.status !== 200; attempt += 1) {
+    await sleep(50);
+    again = await open();
+  }
+  assert.equal(again.status, 200, what);
+  return again;
+}
+
 export function limitCases(context: LiveContext, options: LimitOptions): void {
   it('answers 429 rate_limited over the per-tenant limit, and frees the slot of a closed stream', async () => {
     const tenant = await shopTenant(context, 'limit');
@@ -43,13 +54,7 @@ export function limitCases(context: LiveContext, options: LimitOptions): void {
       assert.equal(elsewhere.status, 200);
       elsewhere.close();
       open.pop()?.close();
-      let again: SseStream | undefined;
-      for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt += 1) {
-        if (again) await sleep(50);
-        again = await openLive(context, tenant, '', { token });
-      }
-      assert.equal(again?.status, 200, 'a closed stream gives its slot back at once');
-      if (again) open.push(again);
+      open.push(await reopenWhenFreed(() => openLive(context, tenant, '', { token }), 'a closed stream gives its slot back at once'));
     } finally {
       for (const stream of open) stream.close();
     }
@@ -72,13 +77,7 @@ export function limitCases(context: LiveContext, options: LimitOptions): void {
         assert.equal(((await refused.response.json()) as { code?: string }).code, 'rate_limited');
       }
       open.shift()?.close();
-      let again: SseStream | undefined;
-      for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt += 1) {
-        if (again) await sleep(50);
-        again = await openLive(context, tenant, '', { token });
-      }
-      assert.equal(again?.status, 200, 'a closed report stream gives its slot back');
-      if (again) open.push(again);
+      open.push(await reopenWhenFreed(() => openLive(context, tenant, '', { token }), 'a closed report stream gives its slot back'));
     } finally {
       for (const stream of open) stream.close();
     }
