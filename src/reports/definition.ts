@@ -2,7 +2,7 @@ import type { FieldDefinition } from '../datamodel/index.js';
 import { type FilterNode, parseFilter } from '../documents/query/index.js';
 import { type FieldError, isAppError, type JsonValue, validationFailed } from '../kernel/index.js';
 
-export const BUCKETS = ['hour', 'day', 'week', 'month', 'quarter', 'year'] as const;
+export const BUCKETS = ['minute', 'hour', 'day', 'week', 'month', 'quarter', 'year'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 export type GroupKeySpec = string | { time: string; bucket: Bucket };
 export const REPORT_FUNCTIONS = ['count', 'sum', 'avg', 'min', 'max', 'countDistinct'] as const;

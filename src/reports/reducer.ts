@@ -210,6 +210,7 @@ function addTo(plan: Plan, deltas: Map<string, Delta>, c: Contribution | undefin
   }
 }
 
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Bucket starts already written as text (a log holds few distinct buckets); cleared when it grows large. */
@@ -232,6 +233,7 @@ export function bucketStart(value: JsonValue, bucket: Bucket): string | null {
 const floorTo = (time: number, unit: number) => time - (((time % unit) + unit) % unit);
 
 function bucketMillis(time: number, bucket: Bucket): number {
+  if (bucket === 'minute') return floorTo(time, MINUTE_MS);
   if (bucket === 'hour') return floorTo(time, HOUR_MS);
   const day = floorTo(time, DAY_MS);
   if (bucket === 'day') return day;

@@ -133,7 +133,10 @@ describe('report reducer', () => {
     );
   });
 
-  it('starts weeks on Monday and quarters on their first month', () => {
+  it('starts minutes and hours at their first millisecond, weeks on Monday and quarters on their first month', () => {
+    assert.equal(bucketStart('2024-05-01T10:17:59.999+02:00', 'minute'), '2024-05-01T08:17:00.000Z');
+    assert.equal(bucketStart('1969-12-31T23:59:30Z', 'minute'), '1969-12-31T23:59:00.000Z');
+    assert.equal(bucketStart('2024-05-01T10:17:59Z', 'hour'), '2024-05-01T10:00:00.000Z');
     assert.equal(bucketStart('2024-05-01T10:00:00Z', 'week'), '2024-04-29T00:00:00.000Z');
     assert.equal(bucketStart('2024-05-31', 'quarter'), '2024-04-01T00:00:00.000Z');
   });
