@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openBus } from '../../src/messaging/bus.js';
 import type { Bus, Subscription } from '../../src/messaging/port.js';
+import { SseStream } from '../live/sse.js';
 import { deleteNatsStreams, NATS_URL, natsTestRoot } from '../support/nats.js';
 import { ADMIN_PASSWORD } from '../support/platform.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -89,6 +90,14 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
 
+  async function adminToken(service: Service): Promise<string> {
+    const grant = await fetch(`${await service.listening}/t/central/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    return ((await grant.json()) as { access_token: string }).access_token;
+  }
+
   async function activeRelay(): Promise<'relay1' | 'relay2' | undefined> {
     for (const name of ['relay1', 'relay2'] as const) {
       const service = services[name];
@@ -102,11 +111,7 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
   it('loses and duplicates nothing on NATS and at a webhook while the active relay is killed', async () => {
     const api1 = services.api1 as Service;
     const api2 = services.api2 as Service;
-    const grant = await fetch(`${await api1.listening}/t/central/oauth/token`, {
-      method: 'POST',
-      body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: ADMIN_PASSWORD }),
-    });
-    const token = ((await grant.json()) as { access_token: string }).access_token;
+    const token = await adminToken(api1);
     const tenant = 'acme';
     assert.equal((await call(api1, 'POST', '/t/central/tenants', token, { id: tenant, name: 'Acme' })).status, 201);
     assert.equal((await call(api1, 'PUT', `/t/${tenant}/modules/sales`, token, SALES)).status, 201);
@@ -150,5 +155,34 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
     assert.equal(receiver.eventIds().length, RECORDS, 'each event reached the webhook once');
     assert.ok(receiver.allSigned('e2e-webhook-secret'));
     assert.notEqual(await activeRelay(), undefined, 'the standby relay took over');
+  });
+
+  it('brings the changed groups of a report to live viewers of the other api process', async () => {
+    const api1 = services.api1 as Service;
+    const api2 = services.api2 as Service;
+    const token = await adminToken(api1);
+    const tenant = 'globex';
+    assert.equal((await call(api1, 'POST', '/t/central/tenants', token, { id: tenant, name: 'Globex' })).status, 201);
+    assert.equal((await call(api1, 'PUT', `/t/${tenant}/modules/sales`, token, SALES)).status, 201);
+    const defined = await call(api1, 'PUT', `/t/${tenant}/reports/byCustomer`, token, {
+      entity: 'sales.order',
+      groupBy: ['customer'],
+      measures: ['count', 'sum:n'],
+    });
+    assert.equal(defined.status, 201, JSON.stringify(defined.body));
+    assert.equal((await call(api2, 'GET', `/t/${tenant}/reports/byCustomer/data?after=${defined.body.position}`, token)).status, 200);
+    const live = await SseStream.open(`${await api2.listening}/t/${tenant}/reports/byCustomer/live`, { token });
+    try {
+      assert.equal(live.status, 200);
+      await live.until((stream) => stream.messages.length > 0, 'the stream to start');
+      for (let n = 1; n <= 5; n++) {
+        assert.equal((await call(api1, 'POST', `/t/${tenant}/data/sales/order`, token, { customer: 'live', n })).status, 201);
+      }
+      const last = () => live.events.flatMap((event) => JSON.parse(event.data ?? '{}').groups ?? []).at(-1);
+      await live.until(() => last()?.count === 5, 'the fifth order in the groups on api2', 60_000);
+      assert.deepEqual(last(), { key: { customer: 'live' }, count: 5, sum_n: 15 });
+    } finally {
+      live.close();
+    }
   });
 });
