@@ -90,6 +90,16 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
 
+  /** A new tenant with the sales module, created through api1 as central's admin. */
+  async function salesTenant(tenant: string) {
+    const api1 = services.api1 as Service;
+    const api2 = services.api2 as Service;
+    const token = await adminToken(api1);
+    assert.equal((await call(api1, 'POST', '/t/central/tenants', token, { id: tenant, name: tenant })).status, 201);
+    assert.equal((await call(api1, 'PUT', `/t/${tenant}/modules/sales`, token, SALES)).status, 201);
+    return { api1, api2, token, tenant };
+  }
+
   async function adminToken(service: Service): Promise<string> {
     const grant = await fetch(`${await service.listening}/t/central/oauth/token`, {
       method: 'POST',
@@ -109,12 +119,7 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
   }
 
   it('loses and duplicates nothing on NATS and at a webhook while the active relay is killed', async () => {
-    const api1 = services.api1 as Service;
-    const api2 = services.api2 as Service;
-    const token = await adminToken(api1);
-    const tenant = 'acme';
-    assert.equal((await call(api1, 'POST', '/t/central/tenants', token, { id: tenant, name: 'Acme' })).status, 201);
-    assert.equal((await call(api1, 'PUT', `/t/${tenant}/modules/sales`, token, SALES)).status, 201);
+    const { api1, api2, token, tenant } = await salesTenant('acme');
     const hook = await call(api1, 'POST', `/t/${tenant}/webhooks`, token, {
       url: receiver.url,
       events: ['sales.order.*'],
@@ -158,12 +163,7 @@ describe('services on PostgreSQL + NATS, one role per process', () => {
   });
 
   it('brings the changed groups of a report to live viewers of the other api process', async () => {
-    const api1 = services.api1 as Service;
-    const api2 = services.api2 as Service;
-    const token = await adminToken(api1);
-    const tenant = 'globex';
-    assert.equal((await call(api1, 'POST', '/t/central/tenants', token, { id: tenant, name: 'Globex' })).status, 201);
-    assert.equal((await call(api1, 'PUT', `/t/${tenant}/modules/sales`, token, SALES)).status, 201);
+    const { api1, api2, token, tenant } = await salesTenant('globex');
     const defined = await call(api1, 'PUT', `/t/${tenant}/reports/byCustomer`, token, {
       entity: 'sales.order',
       groupBy: ['customer'],
