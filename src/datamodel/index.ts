@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { DocumentStore } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
 import type { Authenticate } from '../http/index.js';
+import type { FieldError } from '../kernel/index.js';
 import { createAccessGuards } from './access.js';
 import { eventRoutes } from './http-events.js';
 import { moduleRoutes } from './http-modules.js';
@@ -20,7 +21,13 @@ export { isDataStream, type LoadedModule, type ModuleRegistry, parseRecordStream
 export type { FieldDefinition, ModuleDefinition } from './types.js';
 
 /** The data model context: modules defined at runtime, their records, history and the event log route. */
-export function createDataContext(deps: { events: EventStore; documents: DocumentStore; authenticate: Authenticate }) {
+export function createDataContext(deps: {
+  events: EventStore;
+  documents: DocumentStore;
+  authenticate: Authenticate;
+  /** What depends on a module's fields (reports) and objects to a new version of it; none by default. */
+  objections?: (tenant: string, module: LoadedModule) => Promise<FieldError[]>;
+}) {
   const { events, documents, authenticate } = deps;
   const registry = createModuleRegistry(documents);
   const afterDefine = async (tenant: string, module: LoadedModule) => {
@@ -31,7 +38,8 @@ export function createDataContext(deps: { events: EventStore; documents: Documen
       }
     }
   };
-  const modules = createModuleService({ events, documents, registry, hooks: { afterDefine } });
+  const objections = deps.objections ?? (async () => []);
+  const modules = createModuleService({ events, documents, registry, hooks: { objections, afterDefine } });
   const records = createRecordService({ events, documents, registry });
   const guards = createAccessGuards({ documents, registry });
   const plugin: FastifyPluginAsync = async (app) => {

@@ -27,6 +27,8 @@ export interface ModuleChange {
 }
 
 export interface ModuleHooks {
+  /** What other parts of the platform built on the module (reports) say against its new version: it is refused when any. */
+  objections(tenant: string, module: LoadedModule): Promise<FieldError[]>;
   /** Runs after a version is stored: creates the declared indexes. */
   afterDefine(tenant: string, module: LoadedModule): Promise<void>;
 }
@@ -86,6 +88,7 @@ export function createModuleService(deps: { events: EventStore; documents: Docum
       ...checkMigrations(previous?.definition, next),
       ...checkValues(module),
       ...(await checkReferences(tenant, name, next)),
+      ...(await deps.hooks.objections(tenant, module)),
     ];
     for (const change of uncoveredChanges(previous?.definition, next)) {
       if (await deps.documents.hasValues({ tenant, module: name, entity: change.entity }, change.field)) {

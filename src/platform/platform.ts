@@ -68,7 +68,12 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       },
     );
     const { auth, identity, tenancy, vault } = security;
-    data = createDataContext({ events: storage.events, documents: storage.documents, authenticate: auth.authenticate });
+    data = createDataContext({
+      events: storage.events,
+      documents: storage.documents,
+      authenticate: auth.authenticate,
+      objections: async (tenant, module) => (reports ? reports.service.objections(tenant, module) : []),
+    });
     const live = createLiveContext({
       events: storage.events,
       documents: storage.documents,

@@ -79,6 +79,7 @@ export async function createReportsContext(deps: {
   return {
     plugin,
     processor,
+    service,
     async close() {
       await notices.close();
       await processor.stop();

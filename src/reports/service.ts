@@ -1,8 +1,8 @@
-import type { FieldDefinition, ModuleRegistry } from '../datamodel/index.js';
+import type { FieldDefinition, LoadedModule, ModuleRegistry } from '../datamodel/index.js';
 import type { DocumentStore } from '../documents/port.js';
 import type { EventStore } from '../eventstore/index.js';
 import { entityLog } from '../identity/index.js';
-import { AppError, isAppError, type JsonValue, type RequestContext, validationFailed } from '../kernel/index.js';
+import { AppError, type FieldError, isAppError, type JsonValue, type RequestContext, validationFailed } from '../kernel/index.js';
 import {
   type CompiledReport,
   checkShape,
@@ -74,6 +74,33 @@ export function createReportService(deps: { events: EventStore; documents: Docum
       const found = await log.get(tenant, name);
       const document = found.data as unknown as ReportDocument;
       return { document, version: found.version, compiled: compileReport(document.stored.definition, document.stored.fields) };
+    },
+    /**
+     * The reports of the tenant that a new version of one of its modules would break (a field they
+     * group, measure or filter on gone, renamed or retyped beyond what they accept, or their entity
+     * gone), one error each: the module change is refused until they are changed or deleted.
+     */
+    async objections(tenant: string, module: LoadedModule): Promise<FieldError[]> {
+      const issues: FieldError[] = [];
+      for (const { document } of await this.list(tenant)) {
+        const { definition } = document.stored;
+        const target = entityName(definition.entity);
+        if (target?.module !== module.name) continue;
+        const path = `/entities/${target.entity}`;
+        const entity = module.entities.get(target.entity);
+        if (!entity) {
+          issues.push({ path, message: `report ${document.name} is built on it: change or delete the report first` });
+          continue;
+        }
+        try {
+          compileReport(definition, entity.definition.fields);
+        } catch (error) {
+          if (!isAppError(error, 'validation_failed')) throw error;
+          const problems = (error.details?.errors as FieldError[] | undefined)?.map((e) => e.message).join('; ') ?? error.message;
+          issues.push({ path, message: `report ${document.name} would break (${problems}): change or delete the report first` });
+        }
+      }
+      return issues;
     },
     async list(tenant: string): Promise<{ document: ReportDocument; version: number }[]> {
       const items: { document: ReportDocument; version: number }[] = [];

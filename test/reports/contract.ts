@@ -7,7 +7,7 @@ import { type Config, storageConfig } from '../../src/platform/config.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { openReportStore } from '../../src/reports/index.js';
 import { type Api, apiClient, expectProblem, expectStatus, expectValidation } from '../api/client.js';
-import { orders, salesTenant } from '../api/fixtures.js';
+import { orders, SALES, salesTenant } from '../api/fixtures.js';
 import { SseStream } from '../live/sse.js';
 import { userWithRole } from '../security/fixtures.js';
 import { centralAdminToken, startTestPlatform } from '../support/platform.js';
@@ -201,6 +201,40 @@ export function reportsContract(label: string, newConfig: () => Promise<Config>)
       expectValidation(await api.put(`/t/${tenant}/reports/bad`, { ...REPORT, filter: { customer: 'x'.repeat(17_000) } }), ['body']);
       expectProblem(await api.get(`/t/${tenant}/reports/bad`), 404, 'not_found');
       assert.deepEqual(expectStatus(await api.get(`/t/${tenant}/reports`), 200).items, []);
+    });
+
+    it('refuses a module change that would break a report, naming the report, and applies it once the report is gone', async () => {
+      const tenant = await salesTenant(api, 'rm');
+      expectStatus(await api.put(`/t/${tenant}/reports/daily`, REPORT), 201);
+      const { amount: _dropped, ...kept } = SALES.entities.order.fields;
+      const withoutAmount = { ...SALES, entities: { ...SALES.entities, order: { ...SALES.entities.order, fields: kept } } };
+      const refused = expectProblem(await api.put(`/t/${tenant}/modules/sales`, withoutAmount), 400, 'validation_failed');
+      assert.ok(
+        refused.errors.some(
+          (e: { path: string; message: string }) =>
+            e.path === '/entities/order' && /report daily/.test(e.message) && /amount/.test(e.message),
+        ),
+        JSON.stringify(refused.errors),
+      );
+      const retyped = {
+        ...SALES,
+        entities: { ...SALES.entities, order: { ...SALES.entities.order, fields: { ...kept, amount: { type: 'string' } } } },
+      };
+      expectProblem(await api.put(`/t/${tenant}/modules/sales`, retyped), 400, 'validation_failed');
+      const withoutOrders = { ...SALES, entities: { customer: SALES.entities.customer } };
+      expectProblem(await api.put(`/t/${tenant}/modules/sales`, withoutOrders), 400, 'validation_failed');
+      assert.equal(expectStatus(await api.get(`/t/${tenant}/modules/sales`), 200).version, 1, 'nothing changed');
+      // A change the report survives goes through; without the report, so does the one it refused.
+      const widened = {
+        ...SALES,
+        entities: {
+          ...SALES.entities,
+          order: { ...SALES.entities.order, fields: { ...kept, amount: { type: 'number' }, extra: { type: 'string' } } },
+        },
+      };
+      expectStatus(await api.put(`/t/${tenant}/modules/sales`, widened), 200);
+      expectStatus(await api.delete(`/t/${tenant}/reports/daily`), 200);
+      expectStatus(await api.put(`/t/${tenant}/modules/sales`, withoutAmount), 200);
     });
 
     it('fails a report with more groups than the limit', async () => {
