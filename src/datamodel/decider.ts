@@ -78,6 +78,50 @@ export function evolve(state: RecordState, event: { type: string; data: JsonValu
   return { status: state.status === 'deleted' ? 'deleted' : 'active', version, data: applyChanges(current, data) };
 }
 
+/** The event types `evolve` tells apart for an entity: its creation and its deletion (any other event changes fields). */
+export interface LifecycleTypes {
+  created: string;
+  deleted: string;
+}
+
+export function lifecycleTypes(entityName: string): LifecycleTypes {
+  const prefix = eventPrefix(entityName);
+  return { created: `${prefix}Created`, deleted: `${prefix}Deleted` };
+}
+
+const NO_DATA: RecordData = {};
+
+/**
+ * `evolve` seen through some fields of a record, for folds that keep only those (report member
+ * rows): the record's `fields` after the event (`before` itself when none of them changed), or
+ * undefined when the record is gone. `before` holds the fields before the event (undefined: no
+ * record). It reads only those fields of the event, copying nothing else: a fold over a whole log
+ * would otherwise copy every record's data at every event. It follows `evolve`'s rules and must
+ * change with them.
+ */
+export function evolveFields(
+  before: RecordData | undefined,
+  event: { type: string; data: JsonValue },
+  types: LifecycleTypes,
+  fields: readonly string[],
+): RecordData | undefined {
+  if (event.type === types.deleted) return undefined;
+  const data = isObject(event.data) ? event.data : NO_DATA;
+  const created = event.type === types.created;
+  const after: RecordData = {};
+  let same = before !== undefined;
+  for (const field of fields) {
+    // A created event's data is the record; any other event's data replaces the fields it holds (null: removed).
+    const value = created ? ownValue(data, field) : Object.hasOwn(data, field) ? (data[field] ?? undefined) : ownValue(before, field);
+    if (value !== undefined) after[field] = value;
+    if (same && value !== ownValue(before, field)) same = false;
+  }
+  return same ? before : after;
+}
+
+const ownValue = (data: RecordData | undefined, field: string): JsonValue | undefined =>
+  data !== undefined && Object.hasOwn(data, field) ? data[field] : undefined;
+
 /** Events carry whole new values of the changed top-level fields (null: removed). */
 export function applyChanges(current: RecordData, changes: RecordData): RecordData {
   const result = { ...current };

@@ -58,7 +58,10 @@ export async function loadModules(
 }
 
 /** A record event's data upcast to its module's current definition; other events as stored. */
-export function upcastData(event: RecordedEvent, modules: Map<string, LoadedModule | undefined>): JsonValue {
+export function upcastData(
+  event: Pick<RecordedEvent, 'streamId' | 'schemaVersion' | 'data'>,
+  modules: Map<string, LoadedModule | undefined>,
+): JsonValue {
   const stream = parseRecordStream(event.streamId);
   const module = stream ? modules.get(stream.module) : undefined;
   return module && stream ? upcast(event.data, stream.entity, event.schemaVersion, module.history) : event.data;

@@ -14,7 +14,7 @@ import { createModuleRegistry, type LoadedModule } from './registry.js';
 
 export { entityResource } from './access.js';
 export { type EventFilter, eventFilter } from './access-events.js';
-export { evolve, initialState, type RecordData, type RecordState } from './decider.js';
+export { evolve, evolveFields, initialState, type LifecycleTypes, lifecycleTypes, type RecordData, type RecordState } from './decider.js';
 export { eventJson, loadModules, upcastData } from './http-events.js';
 export { rebuildEntity, rebuildProjections } from './rebuild.js';
 export { isDataStream, type LoadedModule, type ModuleRegistry, parseRecordStream } from './registry.js';

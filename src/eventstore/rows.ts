@@ -1,5 +1,5 @@
 import { validationFailed } from '../kernel/index.js';
-import { type AppendResult, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, type RecordedEvent } from './port.js';
+import { type AppendResult, type LoggedEvent, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, type RecordedEvent } from './port.js';
 
 /** The result of an append as kept with its idempotency key, so that a retry returns it unchanged. */
 export interface StoredResult {
@@ -59,6 +59,24 @@ export interface EventRow<Json, Time> {
   data: Json;
   metadata: Json;
   recorded_at: Time;
+}
+
+/** The columns of an events row that `readAllData` reads. */
+export const DATA_COLUMNS = 'position, tenant, stream_id, stream_version, type, schema_version, data';
+
+export function toLoggedEvent<Json>(
+  row: Omit<EventRow<Json, unknown>, 'event_id' | 'metadata' | 'recorded_at'>,
+  json: (value: Json) => unknown,
+): LoggedEvent {
+  return {
+    position: BigInt(row.position),
+    tenant: row.tenant,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: json(row.data) as LoggedEvent['data'],
+  };
 }
 
 export function toRecordedEvent<Json, Time>(

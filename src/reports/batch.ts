@@ -1,5 +1,5 @@
 import { type ModuleRegistry, type RecordData, upcastData } from '../datamodel/index.js';
-import type { RecordedEvent } from '../eventstore/index.js';
+import type { LoggedEvent } from '../eventstore/index.js';
 import type { CompiledReport } from './definition.js';
 import { type GroupState, groupView, mergeGroups } from './groups.js';
 import type { ReportStore, VersionRow, VersionState, VersionWrite } from './port.js';
@@ -46,7 +46,7 @@ export function batchWork(deps: {
   const { store } = deps;
 
   /** The event as the fold reads it: its data as the module's current definition has it (events of its newest version as they are). */
-  async function upcaster(v: Version): Promise<(event: RecordedEvent) => FoldedEvent> {
+  async function upcaster(v: Version): Promise<(event: LoggedEvent) => FoldedEvent> {
     const { module } = v.compiled;
     const loaded = await deps.registry.load(v.tenant, module);
     const newest = Math.max(0, ...(loaded?.history ?? []).map((h) => h.version));
@@ -72,7 +72,7 @@ export function batchWork(deps: {
      * its position. A record met first opens its stream (no member row yet) or has its member row in
      * the cache, else in the store: its events wait for one read of those rows.
      */
-    async apply(work: Work, chunk: readonly RecordedEvent[]): Promise<void> {
+    async apply(work: Work, chunk: readonly LoggedEvent[]): Promise<void> {
       const { v, fold } = work;
       const key = vkey(v);
       // A record's stream is `<module>.<entity>:<id>` (parseRecordStream), matched without a regular expression.
@@ -84,9 +84,10 @@ export function batchWork(deps: {
         if (event.tenant !== v.tenant || event.position <= v.position || !event.streamId.startsWith(prefix)) continue;
         const recordId = event.streamId.slice(prefix.length);
         const folded = upcast(event);
-        if (unread.size > 0 && unread.has(recordId)) waiting.push([recordId, folded]);
+        // A stream's first event: the record is new to the fold and to the store (no lookup of either).
+        if (event.streamVersion === 1) fold.start(recordId, undefined, folded);
+        else if (unread.size > 0 && unread.has(recordId)) waiting.push([recordId, folded]);
         else if (fold.step(recordId, folded)) continue;
-        else if (event.streamVersion === 1) fold.start(recordId, undefined, folded);
         else {
           const row = deps.members.get(key, recordId);
           if (row) fold.start(recordId, row, folded);

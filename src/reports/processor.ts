@@ -1,5 +1,5 @@
 import type { ModuleRegistry, RecordData } from '../datamodel/index.js';
-import { type EventStore, READ_LIMIT_MAX, type RecordedEvent } from '../eventstore/index.js';
+import { type EventStore, type LoggedEvent, READ_LIMIT_MAX } from '../eventstore/index.js';
 import { createWaker, isAppError, type Logger } from '../kernel/index.js';
 import { type BatchNotice, batchWork, type Pending, type Version, vkey, type Work } from './batch.js';
 import { compileReport, type StoredDefinition } from './definition.js';
@@ -93,9 +93,12 @@ export async function startReportProcessor(options: ProcessorOptions) {
     );
   }
 
-  /** Starts reading a chunk of the log, so that it is read while the previous one is folded (its failure surfaces where it is awaited). */
-  function readChunk(after: bigint, limit: number): Promise<RecordedEvent[]> {
-    const chunk = events.readAll({ after, limit });
+  /**
+   * Starts reading a chunk of the log, so that it is read while the previous one is folded (its failure surfaces where it is awaited).
+   * The events' data alone: reports read no metadata, and decoding it would cost a third of the read.
+   */
+  function readChunk(after: bigint, limit: number): Promise<LoggedEvent[]> {
+    const chunk = events.readAllData({ after, limit });
     chunk.catch(() => undefined);
     return chunk;
   }
@@ -153,7 +156,7 @@ export async function startReportProcessor(options: ProcessorOptions) {
   }
 
   /** A report's definition event: a new version (which supersedes a version still building) or the report's deletion. */
-  function definitionChange(event: RecordedEvent, writes: VersionWrite[], dropped: Set<string>, created: Version[]): boolean {
+  function definitionChange(event: LoggedEvent, writes: VersionWrite[], dropped: Set<string>, created: Version[]): boolean {
     if ((event.type !== DEFINED && event.type !== DELETED) || !event.streamId.startsWith(REPORT_PREFIX)) return false;
     const report = event.streamId.slice(REPORT_PREFIX.length);
     for (const v of [...versions.values(), ...created]) {

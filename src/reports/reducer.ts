@@ -1,4 +1,4 @@
-import { evolve, initialState, type RecordData, type RecordState } from '../datamodel/index.js';
+import { evolveFields, type LifecycleTypes, lifecycleTypes, type RecordData } from '../datamodel/index.js';
 import { type FilterNode, matches } from '../documents/query/index.js';
 import type { JsonValue } from '../kernel/index.js';
 import type { Bucket, CompiledReport, KeyPart } from './definition.js';
@@ -26,6 +26,8 @@ interface Plan {
   keys: KeyPart[];
   fields: { name: string; sum: boolean; multiset: boolean }[];
   filter: FilterNode | undefined;
+  /** The entity's event types that create and delete a record. */
+  types: LifecycleTypes;
 }
 
 /** What a record adds to its group: the group, and per measured field its number (sum) and value text (multiset). */
@@ -53,15 +55,16 @@ function planOf(report: CompiledReport): Plan {
   let plan = plans.get(report);
   if (!plan) {
     const fields = Object.entries(report.measured).map(([name, m]) => ({ name, sum: m.sum, multiset: m.multiset }));
-    plan = { keys: report.keys, fields, filter: report.filter };
+    plan = { keys: report.keys, fields, filter: report.filter, types: lifecycleTypes(report.entity) };
     plans.set(report, plan);
   }
   return plan;
 }
 
 /**
- * The fold of a batch, fed event by event: each event moves its record's member row with the
- * datamodel's own `evolve`, so a record's state is what the document store holds. The groups change
+ * The fold of a batch, fed event by event: each event moves its record's member row by the
+ * datamodel's own rules (`evolveFields`: `evolve` on the row's fields alone), so a record's state is
+ * what the document store holds. The groups change
  * by each touched record's contribution before the batch subtracted and its contribution after it
  * added, computed once per record when the batch ends (not per event): a group is a sum over its records.
  */
@@ -80,14 +83,15 @@ export type FoldedEvent = Pick<ReportEvent, 'type' | 'data'>;
 export function memberFold(report: CompiledReport): MemberFold {
   const plan = planOf(report);
   const records = new Map<string, Touched>();
+  const next = (row: RecordData | undefined, event: FoldedEvent) => evolveFields(row, event, plan.types, report.relevant);
   return {
     step(recordId, event) {
       const record = records.get(recordId);
-      if (record) record.row = memberStep(report, record.row, event);
+      if (record) record.row = next(record.row, event);
       return record !== undefined;
     },
     start(recordId, stored, event) {
-      records.set(recordId, { stored, row: memberStep(report, stored, event) });
+      records.set(recordId, { stored, row: next(stored, event) });
     },
     result() {
       const members = new Map<string, RecordData | null>();
@@ -120,17 +124,7 @@ export function foldEvents(report: CompiledReport, members: ReadonlyMap<string, 
 
 /** The member row after one event: the record's relevant fields while it exists (`before` itself when they are unchanged). */
 export function memberStep(report: CompiledReport, before: RecordData | undefined, event: FoldedEvent): RecordData | undefined {
-  const state: RecordState = before ? { status: 'active', version: 1, data: before } : initialState;
-  const next = evolve(state, event, report.entity);
-  if (next.status !== 'active') return undefined;
-  const kept: RecordData = {};
-  let same = before !== undefined;
-  for (const field of report.relevant) {
-    const value = next.data[field];
-    if (value !== undefined && Object.hasOwn(next.data, field)) kept[field] = value;
-    if (same && value !== (before as RecordData)[field]) same = false;
-  }
-  return same ? before : kept;
+  return evolveFields(before, event, planOf(report).types, report.relevant);
 }
 
 /**

@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyChanges, changedFields, decide, evolve, initialState, mergePatch, type RecordEvent } from '../../src/datamodel/decider.js';
+import fc from 'fast-check';
+import {
+  applyChanges,
+  changedFields,
+  decide,
+  evolve,
+  evolveFields,
+  initialState,
+  lifecycleTypes,
+  mergePatch,
+  type RecordData,
+  type RecordEvent,
+  type RecordState,
+} from '../../src/datamodel/decider.js';
 import type { EntityDefinition } from '../../src/datamodel/types.js';
 import { isAppError } from '../../src/kernel/index.js';
 import { entityModel, fold, given } from './spec.js';
@@ -369,6 +382,38 @@ describe('evolve', () => {
       .then([{ type: 'OrderUpdated', data: { meta: { a: { e: 2 } }, tags: null, amount: 3 } }]).events;
     assert.ok(event);
     assert.deepEqual(applyChanges(before, event.data), mergePatch(before, patch));
+  });
+});
+
+describe('evolveFields', () => {
+  it('gives the fields evolve gives, and the same row while they do not change (property)', () => {
+    const fields = ['amount', 'status'];
+    const value = fc.constantFrom<RecordData[string]>(1, 2, 'paid', null, { a: 1 });
+    const event = fc.record({
+      type: fc.constantFrom('OrderCreated', 'OrderUpdated', 'OrderPaid', 'OrderDeleted'),
+      data: fc.oneof(
+        fc.dictionary(fc.constantFrom('amount', 'status', 'note'), value),
+        fc.constant(null),
+        fc.constant<RecordData[string]>([1]),
+      ),
+    });
+    const types = lifecycleTypes('order');
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 12 }), (events) => {
+        let state: RecordState = initialState;
+        let row: RecordData | undefined;
+        for (const e of events) {
+          const before = row;
+          state = evolve(state.status === 'active' ? state : initialState, e, 'order');
+          row = evolveFields(before, e, types, fields);
+          const data = state.status === 'active' ? state.data : undefined;
+          const expected = data && Object.fromEntries(fields.filter((f) => Object.hasOwn(data, f)).map((f) => [f, data[f]]));
+          assert.deepEqual(row, expected);
+          if (before && expected && fields.every((f) => before[f] === expected[f])) assert.equal(row, before);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

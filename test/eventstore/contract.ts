@@ -183,6 +183,11 @@ export function eventStoreContract(backend: string, fresh: StoreFactory): void {
         limited.map((e) => e.type),
         ['A2', 'B1'],
       );
+      // The data-only read: the same events, without their ids, metadata and times.
+      assert.deepEqual(
+        await store.readAllData({ after: start + 1n, limit: 2 }),
+        limited.map(({ id: _id, metadata: _metadata, recordedAt: _recordedAt, ...data }) => data),
+      );
       assert.equal(await store.headPosition(), start + 4n);
     });
 

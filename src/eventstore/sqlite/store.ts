@@ -4,9 +4,19 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError, assertStreamId, assertTenantId } from '../../kernel/index.js';
 import { createGroupCommitter, type GroupOutcome } from '../group-commit.js';
-import type { AppendResult, DocumentMigration, EventStore, LogReadOptions, StreamReadOptions } from '../port.js';
+import type { AppendResult, DocumentMigration, EventStore, LoggedEvent, LogReadOptions, StreamReadOptions } from '../port.js';
 import { APPEND_LIMITS, type PreparedAppend, type PreparedDocument, prepareAppend, versionConflict, versionMatches } from '../prepare.js';
-import { type EventRow, readAfter, readFromVersion, readLimit, type StoredResult, toAppendResult, toRecordedEvent } from '../rows.js';
+import {
+  DATA_COLUMNS,
+  type EventRow,
+  readAfter,
+  readFromVersion,
+  readLimit,
+  type StoredResult,
+  toAppendResult,
+  toLoggedEvent,
+  toRecordedEvent,
+} from '../rows.js';
 import { migrateSqlite } from './schema.js';
 import { securely } from './secure-delete.js';
 
@@ -204,6 +214,10 @@ export function sqliteEventStore(db: Database.Database, options: Omit<SqliteEven
     async readAll({ after = 0n, limit }: LogReadOptions = {}) {
       return readRows(statements.readAll.all(readAfter(after), readLimit(limit)));
     },
+    async readAllData({ after = 0n, limit }: LogReadOptions = {}) {
+      const rows = statements.readAllData.all(readAfter(after), readLimit(limit)) as EventRow<string, string>[];
+      return rows.map((row): LoggedEvent => toLoggedEvent(row, (text) => JSON.parse(text)));
+    },
     async headPosition() {
       return BigInt((statements.head.get() as { head: number }).head);
     },
@@ -262,6 +276,7 @@ function prepareStatements(db: Database.Database) {
     ),
     readTenant: db.prepare(`SELECT ${COLUMNS} FROM events WHERE tenant = ? AND position > ? ORDER BY position LIMIT ?`),
     readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    readAllData: db.prepare(`SELECT ${DATA_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
     renameField: db.prepare(
       `UPDATE documents SET data = json_set(json_remove(data, ?), ?, json(data -> ?))
        WHERE tenant = ? AND module = ? AND entity = ? AND json_type(data, ?) IS NOT NULL`,
