@@ -78,6 +78,12 @@ export async function openIntegrations(deps: {
         read: () => webhooks.status().running.length,
       },
       {
+        name: 'backoffice_webhook_replays_running',
+        help: 'Webhook replays running in this process',
+        type: 'gauge',
+        read: () => webhooks.status().replays,
+      },
+      {
         name: 'backoffice_routes_handled_total',
         help: 'Messages that went through a route in this process',
         type: 'counter',

@@ -123,7 +123,8 @@ export function webhooksApiContract(label: string, start: () => Promise<Harness>
       );
       expectProblem(await api.patch(`${hooks(tenant)}/orders`, { active: false }, { 'if-match': '"7"' }), 409, 'version_conflict');
       expectProblem(await api.delete(`${hooks(tenant)}/orders`, { 'if-match': '"7"' }), 409, 'version_conflict');
-      for (const path of ['nothing', 'nothing/deliveries']) expectProblem(await api.get(`${hooks(tenant)}/${path}`), 404, 'not_found');
+      for (const path of ['nothing', 'nothing/deliveries', 'nothing/replays'])
+        expectProblem(await api.get(`${hooks(tenant)}/${path}`), 404, 'not_found');
       expectProblem(await api.patch(`${hooks(tenant)}/nothing`, { active: false }), 404, 'not_found');
       expectProblem(await api.post(`${hooks(tenant)}/nothing/replay`, { from: '1' }), 404, 'not_found');
       expectStatus(await api.get(`${hooks(tenant)}/orders`), 200);
@@ -145,6 +146,7 @@ export function webhooksApiContract(label: string, start: () => Promise<Harness>
         await outsider.get(hooks(tenant)),
         await outsider.get(`${hooks(tenant)}/${hook.id}`),
         await outsider.get(`${hooks(tenant)}/${hook.id}/deliveries`),
+        await outsider.get(`${hooks(tenant)}/${hook.id}/replays`),
         await outsider.post(hooks(tenant), body),
         await reader.post(hooks(tenant), body),
         await reader.patch(`${hooks(tenant)}/${hook.id}`, { active: false }),
@@ -154,6 +156,7 @@ export function webhooksApiContract(label: string, start: () => Promise<Harness>
         expectProblem(reply, 403, 'forbidden');
       expectStatus(await reader.get(hooks(tenant)), 200);
       expectStatus(await reader.get(`${hooks(tenant)}/${hook.id}/deliveries`), 200);
+      expectStatus(await reader.get(`${hooks(tenant)}/${hook.id}/replays`), 200);
       const anonymous = await harness.app.inject({ method: 'GET', url: hooks(tenant) });
       assert.equal(anonymous.statusCode, 401);
       assert.equal(anonymous.json().code, 'unauthorized');

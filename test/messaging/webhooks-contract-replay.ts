@@ -1,23 +1,43 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Api, expectStatus, expectValidation } from '../api/client.js';
+import type { WebhooksContext } from '../../src/messaging/webhooks/index.js';
+import { type Api, expectProblem, expectStatus, expectValidation } from '../api/client.js';
 import { waitFor } from './bus-harness.js';
 import { createHook, hooks, SECRET } from './webhooks-contract-api.js';
-import { type Harness, type Received, type Receiver, startReceiver, verifySignature } from './webhooks-harness.js';
+import { type Harness, type Received, type Receiver, type Respond, startReceiver, verifySignature } from './webhooks-harness.js';
 
 type Attempt = { id: string; eventId: string; position: string; attempt: number; status: string; replay: boolean };
+type Replay = { replay: string; from: string; to: string; progress: string; status: string; createdAt: string; updatedAt: string };
 
 const eventIds = (received: Received[]) => received.map((request) => request.json.id);
 
-/** Replays from the event store, the deliveries log's pages, and dispatchers of several processes sharing a webhook. */
+/** The webhook's replays as `GET …/replays` lists them. */
+async function replaysOf(api: Api, tenant: string, hook: string): Promise<Replay[]> {
+  return expectStatus(await api.get(`${hooks(tenant)}/${hook}/replays`), 200).items;
+}
+
+/** The replay once it has the status, asking again meanwhile. */
+async function replayWhen(api: Api, tenant: string, hook: string, status: string): Promise<Replay> {
+  for (let tries = 0; tries < 750; tries++) {
+    const [latest] = await replaysOf(api, tenant, hook);
+    if (latest?.status === status) return latest;
+    await sleep(20);
+  }
+  assert.fail(`the replay is not ${status}`);
+}
+
+/**
+ * Replays from the event store, run by the processes that deliver and resumed by another when one stops; the
+ * deliveries log's pages, and dispatchers of several processes sharing a webhook.
+ */
 export function webhooksReplayContract(label: string, start: () => Promise<Harness>): void {
   describe(`webhook replays and log (${label})`, () => {
     let harness: Harness;
     let api: Api;
     const receivers: Receiver[] = [];
-    const receiver = async () => {
-      const started = await startReceiver();
+    const receiver = async (respond?: Respond) => {
+      const started = await startReceiver(respond);
       receivers.push(started);
       return started;
     };
@@ -65,6 +85,78 @@ export function webhooksReplayContract(label: string, start: () => Promise<Harne
         ],
       );
       expectValidation(await api.post(`${hooks(tenant)}/${hook.id}/replay`, { from: 'soon' }), ['body/from']);
+    });
+
+    it('runs a replay recorded by a process that delivers nothing (role api) in a process that delivers', async () => {
+      const tenant = await harness.tenant('wh-replay-api');
+      const target = await receiver();
+      const sent = [];
+      for (let i = 0; i < 3; i++) sent.push(await harness.emit(tenant, 'order', 'OrderCreated', { n: i }, { publish: false }));
+      const hook = await createHook(api, tenant, { url: target.url() });
+      const front = await harness.apiOnly();
+      try {
+        const from = sent[0]?.position.toString();
+        const requested = expectStatus(await front.api.post(`${hooks(tenant)}/${hook.id}/replay`, { from }), 202);
+        await waitFor('the replayed events', () => target.received.length === 3);
+        assert.deepEqual(
+          eventIds(target.received),
+          sent.map((event) => event.id),
+        );
+        assert.equal(front.webhooks.status().replays, 0);
+        const finished = await replayWhen(front.api, tenant, hook.id, 'finished');
+        assert.deepEqual(
+          { ...finished, createdAt: undefined, updatedAt: undefined },
+          {
+            replay: requested.replay,
+            from,
+            to: requested.to,
+            progress: requested.to,
+            status: 'finished',
+            createdAt: undefined,
+            updatedAt: undefined,
+          },
+        );
+        assert.ok(Date.parse(finished.updatedAt) >= Date.parse(finished.createdAt));
+        expectProblem(await front.api.get(`${hooks(tenant)}/nothing/replays`), 404, 'not_found');
+      } finally {
+        await front.close();
+      }
+    });
+
+    it('resumes a replay from its progress in another process when the one running it stops', async () => {
+      const tenant = await harness.tenant('wh-replay-resume');
+      const target = await receiver(async () => {
+        await sleep(40);
+        return 200;
+      });
+      const sent = [];
+      for (let i = 0; i < 20; i++) sent.push(await harness.emit(tenant, 'order', 'OrderCreated', { n: i }, { publish: false }));
+      const hook = await createHook(api, tenant, { url: target.url() });
+      const second = await harness.another();
+      const processes = [harness.webhooks, second];
+      let stopped: WebhooksContext | undefined;
+      try {
+        const from = sent[0]?.position.toString();
+        expectStatus(await api.post(`${hooks(tenant)}/${hook.id}/replay`, { from }), 202);
+        await waitFor('a few replayed events', () => target.received.length >= 5);
+        stopped = processes.find((process) => process.status().replays === 1);
+        assert.ok(stopped, 'one process runs the replay');
+        await stopped.stop();
+        const [halfway] = await replaysOf(api, tenant, hook.id);
+        assert.equal(halfway?.status, 'running');
+        const progress = BigInt(halfway?.progress ?? 0);
+        assert.ok(progress >= (sent[4]?.position ?? 0n) && progress < (sent[19]?.position ?? 0n), `progress ${progress}`);
+
+        const finished = await replayWhen(api, tenant, hook.id, 'finished');
+        assert.equal(finished.progress, finished.to);
+        const received = eventIds(target.received);
+        assert.deepEqual(new Set(received), new Set(sent.map((event) => event.id)), 'every event at least once');
+        for (const event of sent.filter((event) => event.position <= progress))
+          assert.equal(received.filter((id) => id === event.id).length, 1, 'an event done before the stop is not delivered again');
+      } finally {
+        if (stopped === harness.webhooks) await harness.webhooks.start();
+        await second.stop();
+      }
     });
 
     it('pages the deliveries log newest first with after and limit', async () => {

@@ -34,8 +34,8 @@ export interface Received {
   json: Record<string, unknown>;
 }
 
-/** What a receiver answers to its n-th request (1-based): a status, or 'hang' (never answers). */
-export type Respond = (request: Received, n: number) => number | 'hang';
+/** What a receiver answers to its n-th request (1-based): a status (at once or later), or 'hang' (never answers). */
+export type Respond = (request: Received, n: number) => number | 'hang' | Promise<number>;
 
 /** A real HTTP endpoint on 127.0.0.1 that records every request. */
 export async function startReceiver(respond: Respond = () => 200) {
@@ -49,9 +49,10 @@ export async function startReceiver(respond: Respond = () => 200) {
       const body = Buffer.concat(chunks).toString('utf8');
       const request = { path: req.url ?? '', headers: req.headers, body, json: JSON.parse(body) };
       received.push(request);
-      const verdict = behaviour(request, received.length);
-      if (verdict === 'hang') hanging.add(res);
-      else res.writeHead(verdict, { 'content-type': 'text/plain' }).end('thanks');
+      void Promise.resolve(behaviour(request, received.length)).then((verdict) => {
+        if (verdict === 'hang') hanging.add(res);
+        else res.writeHead(verdict, { 'content-type': 'text/plain' }).end('thanks');
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -92,6 +93,8 @@ export interface Harness {
   emit(tenant: string, entity: string, type: string, data: JsonValue, options?: { publish?: boolean }): Promise<RecordedEvent>;
   /** A second webhooks context on the same database and bus, started: another process running the dispatchers. */
   another(): Promise<WebhooksContext>;
+  /** A process of role `api` only: the webhook routes (central's admin calls them) on the same database and bus, no deliveries. */
+  apiOnly(): Promise<{ api: Api; webhooks: WebhooksContext; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -137,7 +140,8 @@ export async function startHarness(config: Config, busSettings: BusSettings, set
     ],
   });
   await webhooks.start();
-  const central = apiClient(app, (await login(app, 'central', 'admin', ADMIN_PASSWORD)).accessToken);
+  const token = (await login(app, 'central', 'admin', ADMIN_PASSWORD)).accessToken;
+  const central = apiClient(app, token);
   return {
     app,
     storage,
@@ -163,6 +167,18 @@ export async function startHarness(config: Config, busSettings: BusSettings, set
       const started = context();
       await started.start();
       return started;
+    },
+    async apiOnly() {
+      const routesOnly = context();
+      const front = await buildApp({ logger, bodyLimitBytes: config.bodyLimitBytes, contexts: [{ plugin: routesOnly.plugin }] });
+      return {
+        api: apiClient(front, token),
+        webhooks: routesOnly,
+        async close() {
+          await front.close();
+          await routesOnly.stop();
+        },
+      };
     },
     async close() {
       await app.close();

@@ -8,6 +8,7 @@ import { compileWebhook, mergeDefinition, type WebhookDocument } from '../../src
 import { backoffDelay, createDeliverer } from '../../src/messaging/webhooks/deliver.js';
 import { inferFields } from '../../src/messaging/webhooks/event-filter.js';
 import { openWebhookStore } from '../../src/messaging/webhooks/index.js';
+import { createWatermark } from '../../src/messaging/webhooks/replay.js';
 import { compileTransform } from '../../src/messaging/webhooks/transform.js';
 import { startReceiver } from './webhooks-harness.js';
 
@@ -129,5 +130,35 @@ describe('webhook outbound guard', () => {
     const allowed = createDeliverer({ bus, store, settings: { ...settings, allowPrivateNetworks: true }, logger: createLogger('silent') });
     assert.equal((await allowed.attempt(webhook, envelope(), 1, false)).kind, 'succeeded');
     assert.equal(receiver.received.length, 1);
+  });
+});
+
+describe('webhook replay progress', () => {
+  it('stays below every delivery under way, never goes back, and reaches the last event read once all are done', () => {
+    // Each step reads the next event (even pick; odd events match the webhook) or ends a pending delivery (odd pick).
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 30 }), fc.array(fc.nat(), { maxLength: 80 }), (events, picks) => {
+        const watermark = createWatermark(0n);
+        const pending: bigint[] = [];
+        let read = 0n;
+        let previous = 0n;
+        for (const pick of picks) {
+          if (pick % 2 === 0 && read < events) {
+            read++;
+            if (read % 2n === 1n) {
+              watermark.pending(read);
+              pending.push(read);
+            }
+            watermark.scanned(read);
+          } else if (pending.length > 0) watermark.done(pending.splice(pick % pending.length, 1)[0] as bigint);
+          const value = watermark.value();
+          assert.ok(value >= previous && value <= read);
+          assert.ok(pending.every((position) => position > value));
+          previous = value;
+        }
+        for (const position of pending) watermark.done(position);
+        assert.equal(watermark.value(), read);
+      }),
+    );
   });
 });

@@ -3,8 +3,8 @@ import { type Authenticate, authorize, callerOf, ifMatchVersion, requestContext 
 import { TenantParams } from '../../http/params.js';
 import type { Stored } from '../../identity/index.js';
 import type { RequestContext } from '../../kernel/index.js';
-import { compileWebhook, type WebhookDocument, type WebhookInput } from './definition.js';
-import type { DeliveryRecord, WebhookStore } from './port.js';
+import type { WebhookDocument, WebhookInput } from './definition.js';
+import type { DeliveryRecord, ReplayRecord, WebhookStore } from './port.js';
 import type { Replays } from './replay.js';
 import {
   ChangeBody,
@@ -15,6 +15,7 @@ import {
   errors,
   ReplayBody,
   ReplayResponse,
+  ReplaysResponse,
   WebhookList,
   WebhookParams,
   WebhookResponse,
@@ -38,7 +39,23 @@ const deliveryView = ({ tenant: _t, webhook: _w, position, at, ...rest }: Delive
   at: at.toISOString(),
 });
 
-/** `/t/{tenant}/webhooks…`: definitions, their deliveries log, and replays (API.md, "Messaging"). */
+const replayView = (replay: ReplayRecord) => ({
+  replay: replay.id,
+  from: replay.from.toString(),
+  to: replay.to.toString(),
+  progress: replay.progress.toString(),
+  status: replay.status,
+  createdAt: replay.createdAt.toISOString(),
+  updatedAt: replay.updatedAt.toISOString(),
+});
+
+/** `GET …/replays` lists this many, the newest (ended replays are pruned after the log's retention). */
+const REPLAYS_LISTED = 100;
+
+/**
+ * `/t/{tenant}/webhooks…`: definitions, their deliveries log, and replays (API.md, "Messaging"; the list
+ * of replays is an addition, docs/webhooks.md).
+ */
 export function webhookRoutes(deps: {
   service: WebhookService;
   store: WebhookStore;
@@ -125,10 +142,21 @@ export function webhookRoutes(deps: {
       async (request, reply) => {
         await allowed(request, 'admin');
         const { tenant, id } = request.params;
-        const found = await service.get(tenant, id);
-        const started = await deps.replays.start(compileWebhook(tenant, found.data), BigInt(request.body.from));
+        await service.get(tenant, id);
+        const requested = await deps.replays.request(tenant, id, BigInt(request.body.from));
         reply.code(202);
-        return { replay: started.id, webhook: id, from: started.from.toString(), to: started.to.toString() };
+        return { replay: requested.id, webhook: id, from: requested.from.toString(), to: requested.to.toString() };
+      },
+    );
+
+    app.get<{ Params: Params }>(
+      '/t/:tenant/webhooks/:id/replays',
+      { schema: { params: WebhookParams, response: { 200: ReplaysResponse, ...errors } } },
+      async (request) => {
+        await allowed(request, 'read');
+        const { tenant, id } = request.params;
+        await service.get(tenant, id);
+        return { items: (await deps.store.replays(tenant, id, REPLAYS_LISTED)).map(replayView) };
       },
     );
   };

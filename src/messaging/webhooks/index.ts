@@ -4,6 +4,7 @@ import type { EventStore } from '../../eventstore/index.js';
 import type { Authenticate } from '../../http/index.js';
 import type { Logger } from '../../kernel/index.js';
 import type { Bus } from '../port.js';
+import { compileWebhook } from './definition.js';
 import { createDeliverer } from './deliver.js';
 import { createDispatcher } from './dispatcher.js';
 import { webhookRoutes } from './http.js';
@@ -15,7 +16,7 @@ import { createSynchroniser } from './synchroniser.js';
 export type { WebhookDocument } from './definition.js';
 export { backoffDelay, DEAD_LETTER_HEADERS, WEBHOOK_HEADERS } from './deliver.js';
 export { WEBHOOKS_RESOURCE } from './http.js';
-export type { DeliveryRecord, DeliveryStatus, WebhookStore } from './port.js';
+export type { DeliveryRecord, DeliveryStatus, ReplayRecord, ReplayStatus, WebhookStore } from './port.js';
 
 export interface WebhookSettings {
   /** Deliveries to loopback, private, link-local and unique-local addresses are refused unless true. */
@@ -31,7 +32,10 @@ export interface WebhookSettings {
   maxInFlight?: number;
   /** The deliveries log keeps attempts this long (default 7 days). */
   retentionDays?: number;
-  /** How often a process picks up changes made by other processes (default 10 s). */
+  /**
+   * How often a process picks up changes made by other processes, claims replays and saves their
+   * progress (default 10 s); a replay's lease lasts three times this, 30 s at least.
+   */
   syncIntervalMs?: number;
 }
 
@@ -82,14 +86,25 @@ export interface WebhooksDeps {
 /**
  * The webhooks context: definitions and their routes, and — once started — one dispatcher per
  * active webhook, kept in step with changes made here at once and with other processes' changes
- * every `syncIntervalMs`.
+ * every `syncIntervalMs`, and the replays any process recorded.
  */
 export function createWebhooksContext(deps: WebhooksDeps) {
   const settings = { ...WEBHOOK_DEFAULTS, ...deps.settings };
   const { bus, store, logger } = deps;
   const deliverer = createDeliverer({ bus, store, settings, logger });
   const dispatcher = createDispatcher({ bus, deliverer, settings, logger });
-  const replays = createReplays({ events: deps.events, deliverer, root: bus.root, maxInFlight: settings.maxInFlight, logger });
+  const replays = createReplays({
+    events: deps.events,
+    store,
+    deliverer,
+    definition: async (tenant, id) => {
+      const found = await service.find(tenant, id);
+      return found && compileWebhook(tenant, found.data);
+    },
+    root: bus.root,
+    settings,
+    logger,
+  });
   const sync = createSynchroniser({ store, dispatcher, replays, settings, logger, list: (tenant) => service.list(tenant) });
   const service = createWebhookService({
     events: deps.events,
@@ -101,9 +116,9 @@ export function createWebhooksContext(deps: WebhooksDeps) {
   return {
     plugin,
     service,
-    /** Starts the dispatchers of every active webhook of every tenant, the sync with other processes and the log pruning. */
+    /** Starts the dispatchers of every active webhook of every tenant, the sync with other processes, replays and the log pruning. */
     start: () => sync.start(),
-    /** Stops dispatchers and replays (deliveries under way finish first); the durable consumers stay. */
+    /** Stops dispatchers and replays (deliveries under way finish first; replays are released to other processes); the durable consumers stay. */
     stop: () => sync.stop(),
     /** Stops the tenant's webhooks, forgets their consumers and deletes their rows (tenant deletion). */
     dropTenant: (tenant: string) => sync.dropTenant(tenant),

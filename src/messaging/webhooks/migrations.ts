@@ -33,9 +33,38 @@ export const sqliteWebhookMigrations: Migration[] = [
       );
       CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);`,
   },
+  {
+    version: 2,
+    name: 'webhook replays',
+    sql: `
+      CREATE TABLE webhook_replays (
+        tenant TEXT NOT NULL,
+        webhook TEXT NOT NULL,
+        id TEXT NOT NULL,
+        from_position INTEGER NOT NULL,
+        to_position INTEGER NOT NULL,
+        progress INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'cancelled')),
+        lease_owner TEXT,
+        lease_until TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX webhook_replays_webhook ON webhook_replays (tenant, webhook, id);
+      CREATE INDEX webhook_replays_running ON webhook_replays (id) WHERE status = 'running';`,
+  },
 ];
 
 const TENANT_SETTING = "current_setting('backoffice.tenant', true)";
+
+/** Each tenant sees its own rows ('*' reads and deletes every tenant's) and writes only its own. */
+const tenantIsolation = (table: string) => `
+      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON ${table}
+        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
+        WITH CHECK (tenant = ${TENANT_SETTING});`;
 
 export const postgresWebhookMigrations: Migration[] = [
   {
@@ -65,15 +94,28 @@ export const postgresWebhookMigrations: Migration[] = [
         PRIMARY KEY (tenant, webhook, id)
       );
       CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);
-      ${['webhook_secrets', 'webhook_deliveries']
-        .map(
-          (table) => `
-      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
-      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
-      CREATE POLICY tenant_isolation ON ${table}
-        USING (tenant = ${TENANT_SETTING} OR ${TENANT_SETTING} = '*')
-        WITH CHECK (tenant = ${TENANT_SETTING});`,
-        )
-        .join('\n')}`,
+      ${['webhook_secrets', 'webhook_deliveries'].map(tenantIsolation).join('\n')}`,
+  },
+  {
+    version: 2,
+    name: 'webhook replays',
+    sql: `
+      CREATE TABLE webhook_replays (
+        tenant text NOT NULL,
+        webhook text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        from_position bigint NOT NULL,
+        to_position bigint NOT NULL,
+        progress bigint NOT NULL,
+        status text NOT NULL CHECK (status IN ('running', 'finished', 'cancelled')),
+        lease_owner text,
+        lease_until timestamptz,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX webhook_replays_webhook ON webhook_replays (tenant, webhook, id);
+      CREATE INDEX webhook_replays_running ON webhook_replays (id) WHERE status = 'running';
+      ${tenantIsolation('webhook_replays')}`,
   },
 ];

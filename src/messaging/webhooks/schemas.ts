@@ -109,3 +109,18 @@ export const ReplayBody = Type.Object(
 );
 
 export const ReplayResponse = Type.Object({ replay: Type.String(), webhook: Type.String(), from: Position, to: Position });
+
+export const ReplaysResponse = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      replay: Type.String(),
+      from: Position,
+      to: Position,
+      /** Every matching event up to here is delivered or dead-lettered. */
+      progress: Position,
+      status: Type.String({ enum: ['running', 'finished', 'cancelled'] }),
+      createdAt: Type.String(),
+      updatedAt: Type.String(),
+    }),
+  ),
+});

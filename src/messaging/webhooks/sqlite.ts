@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { applySqliteMigrations } from '../../eventstore/migration.js';
 import { sqliteWebhookMigrations } from './migrations.js';
 import type { DeliveryRecord, DeliveryStatus, WebhookStore } from './port.js';
+import { type ReplayRow as Row, toReplay } from './replay-rows.js';
 
 type DeliveryRow = {
   tenant: string;
@@ -17,6 +18,11 @@ type DeliveryRow = {
   replay: number;
   at: string;
 };
+
+type ReplayRow = Row<string>;
+
+/** A claim holds while the replay runs under the same owner (its lease is checked by whoever claims). */
+const CLAIMED = "tenant = ? AND id = ? AND lease_owner = ? AND status = 'running'";
 
 /** Applies the webhook store's pending migrations (recorded in `webhook_migrations`). */
 export const migrateSqliteWebhooks = (db: Database.Database, upTo?: number): number[] =>
@@ -43,16 +49,43 @@ export function sqliteWebhookStore(db: Database.Database): WebhookStore {
     prune: db.prepare('DELETE FROM webhook_deliveries WHERE at < ?'),
     dropSecrets: db.prepare('DELETE FROM webhook_secrets WHERE tenant = ?'),
     dropDeliveries: db.prepare('DELETE FROM webhook_deliveries WHERE tenant = ?'),
+    deleteReplays: db.prepare('DELETE FROM webhook_replays WHERE tenant = ? AND webhook = ?'),
+    dropReplays: db.prepare('DELETE FROM webhook_replays WHERE tenant = ?'),
+    pruneReplays: db.prepare("DELETE FROM webhook_replays WHERE status <> 'running' AND updated_at < ?"),
+    createReplay: db.prepare(
+      `INSERT INTO webhook_replays (tenant, webhook, id, from_position, to_position, progress, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+    ),
+    // One statement: SQLite runs it under its write lock, so two processes cannot claim the same replay.
+    claimReplay: db.prepare(
+      `UPDATE webhook_replays SET lease_owner = ?, lease_until = ?, updated_at = ?
+       WHERE rowid = (SELECT rowid FROM webhook_replays WHERE status = 'running' AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT 1)
+       RETURNING *`,
+    ),
+    renewReplay: db.prepare(`UPDATE webhook_replays SET progress = ?, lease_until = ?, updated_at = ? WHERE ${CLAIMED}`),
+    finishReplay: db.prepare(
+      `UPDATE webhook_replays SET status = 'finished', progress = to_position, lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE ${CLAIMED}`,
+    ),
+    cancelReplays: db.prepare(
+      `UPDATE webhook_replays SET status = 'cancelled', lease_owner = NULL, lease_until = NULL, updated_at = ?
+       WHERE tenant = ? AND (? IS NULL OR webhook = ?) AND status = 'running'`,
+    ),
+    replays: db.prepare('SELECT * FROM webhook_replays WHERE tenant = ? AND webhook = ? ORDER BY id DESC LIMIT ?'),
   };
   const now = () => new Date().toISOString();
+  const later = (ms: number) => new Date(Date.now() + ms).toISOString();
   const deleteWebhook = db.transaction((tenant: string, id: string) => {
     s.deleteSecret.run(tenant, id);
     s.deleteDeliveries.run(tenant, id);
+    s.deleteReplays.run(tenant, id);
   });
   const deleteTenant = db.transaction((tenant: string) => {
     s.dropSecrets.run(tenant);
     s.dropDeliveries.run(tenant);
+    s.dropReplays.run(tenant);
   });
+  const prune = db.transaction((before: string) => s.prune.run(before).changes + s.pruneReplays.run(before).changes);
 
   return {
     async insertSecret(tenant, id, secret) {
@@ -92,10 +125,31 @@ export function sqliteWebhookStore(db: Database.Database): WebhookStore {
       return rows.map(toDelivery);
     },
     async prune(before) {
-      return s.prune.run(before.toISOString()).changes;
+      return prune(before.toISOString());
     },
     async deleteTenant(tenant) {
       deleteTenant(tenant);
+    },
+    async createReplay(r) {
+      const at = now();
+      s.createReplay.run(r.tenant, r.webhook, r.id, r.from, r.to, r.progress, at, at);
+    },
+    async claimReplay(owner, leaseMs) {
+      const at = now();
+      const row = s.claimReplay.get(owner, later(leaseMs), at, at) as ReplayRow | undefined;
+      return row && replayOf(row);
+    },
+    async renewReplay(claim, progress, leaseMs) {
+      return s.renewReplay.run(progress, later(leaseMs), now(), claim.tenant, claim.id, claim.owner).changes === 1;
+    },
+    async finishReplay(claim) {
+      return s.finishReplay.run(now(), claim.tenant, claim.id, claim.owner).changes === 1;
+    },
+    async cancelReplays(tenant, webhook) {
+      s.cancelReplays.run(now(), tenant, webhook ?? null, webhook ?? null);
+    },
+    async replays(tenant, webhook, limit) {
+      return (s.replays.all(tenant, webhook, limit) as ReplayRow[]).map(replayOf);
     },
     async close() {
       db.close();
@@ -119,3 +173,5 @@ function toDelivery(row: DeliveryRow): DeliveryRecord {
     at: new Date(row.at),
   };
 }
+
+const replayOf = (row: ReplayRow) => toReplay(row, (at) => new Date(at));

@@ -11,7 +11,8 @@ const PRUNE_INTERVAL_MS = 60 * 60_000;
 /**
  * Keeps this process' dispatchers in step with the definitions: a change made here applies at once;
  * changes made by other processes are found every `syncIntervalMs` (the webhook store lists every
- * webhook, the log holds its definition). Prunes the deliveries log hourly.
+ * webhook, the log holds its definition). Runs the replays recorded by any process while started.
+ * Prunes the deliveries log and ended replays hourly.
  */
 export function createSynchroniser(deps: {
   store: WebhookStore;
@@ -25,9 +26,16 @@ export function createSynchroniser(deps: {
   let started = false;
   let timers: NodeJS.Timeout[] = [];
   let syncing: Promise<void> = Promise.resolve();
+  /** Changes made in this process, numbered, and the number of each webhook's latest one. */
+  let changes = 0;
+  const changedHere = new Map<string, number>();
 
-  /** Every webhook of every tenant against the running ones: start, swap or stop each. */
+  /**
+   * Every webhook of every tenant against the running ones: start, swap or stop each — but those
+   * changed here meanwhile, whose definitions it read before the change (it would undo it).
+   */
   async function sync(): Promise<void> {
+    const since = changes;
     const rows = await store.webhooks();
     const desired = new Map<string, WebhookDocument>();
     for (const tenant of new Set(rows.map((row) => row.tenant)))
@@ -35,11 +43,13 @@ export function createSynchroniser(deps: {
     const keys = new Set([...rows.map((row) => `${row.tenant}/${row.id}`), ...dispatcher.running()]);
     for (const key of keys) {
       if (!started) return;
+      if ((changedHere.get(key) ?? 0) > since) continue;
       const [tenant = '', id = ''] = key.split('/');
       await dispatcher
         .apply(tenant, id, desired.get(key) ?? null)
         .catch((error: unknown) => logger.error({ err: error, tenant, webhook: id }, 'webhooks: starting or stopping a dispatcher failed'));
     }
+    for (const [key, at] of changedHere) if (at <= since) changedHere.delete(key);
   }
 
   function syncSoon(): void {
@@ -50,7 +60,7 @@ export function createSynchroniser(deps: {
 
   async function prune(): Promise<void> {
     const pruned = await store.prune(new Date(Date.now() - deps.settings.retentionDays * DAY_MS));
-    if (pruned > 0) logger.info({ pruned }, 'webhooks: pruned the deliveries log');
+    if (pruned > 0) logger.info({ pruned }, 'webhooks: pruned the deliveries log and ended replays');
   }
 
   return {
@@ -59,6 +69,7 @@ export function createSynchroniser(deps: {
       started = true;
       syncSoon();
       await syncing;
+      deps.replays.start();
       void prune().catch((error: unknown) => logger.warn({ err: error }, 'webhooks: pruning the deliveries log failed'));
       timers = [
         setInterval(syncSoon, deps.settings.syncIntervalMs).unref(),
@@ -73,7 +84,7 @@ export function createSynchroniser(deps: {
       for (const timer of timers) clearInterval(timer);
       timers = [];
       await syncing;
-      await deps.replays.stopAll();
+      await deps.replays.stop();
       await dispatcher.stopAll();
     },
     /**
@@ -82,8 +93,9 @@ export function createSynchroniser(deps: {
      */
     async changed(tenant: string, id: string, document: WebhookDocument | null): Promise<void> {
       const failed = (error: unknown) => logger.error({ err: error, tenant, webhook: id }, 'webhooks: applying a change failed');
+      changedHere.set(`${tenant}/${id}`, ++changes);
       if (document === null) {
-        await deps.replays.cancel(tenant, id);
+        await deps.replays.cancel(tenant, id).catch(failed);
         await dispatcher.remove(tenant, id).catch(failed);
       } else if (started) await dispatcher.apply(tenant, id, document).catch(failed);
       else if (document.active) await dispatcher.provision(tenant, id).catch(failed);
