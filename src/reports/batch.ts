@@ -116,16 +116,20 @@ export function batchWork(deps: {
       }
       const status = v.status === 'building' && position === target ? 'ready' : v.status;
       const state: VersionState = { status, reason: null, position, groupCount };
-      const write: VersionWrite = { id: v, members: folded.members, created: folded.created, groups: changed, state };
-      if (changed.size === 0 || !deps.notices || status !== 'ready') return { write, next: { ...v, ...state } };
-      const views = [...changed].map(([id, group]) =>
-        groupView(v.compiled, group ?? { key: (stored.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),
-      );
-      return {
-        write,
-        next: { ...v, ...state },
-        notice: { tenant: v.tenant, report: v.report, version: v.version, position, groups: views },
-      };
+      // Each changed group's view, as reads and notices show it (a group left empty: `count: 0`).
+      const shown = new Map<string, Record<string, unknown>>();
+      for (const [id, group] of changed) {
+        shown.set(
+          id,
+          groupView(v.compiled, group ?? { key: (stored.get(id) ?? (folded.deltas.get(id) as GroupState)).key, count: 0, f: {} }),
+        );
+      }
+      const views = new Map<string, string>();
+      for (const [id, group] of changed) if (group) views.set(id, JSON.stringify(shown.get(id)));
+      const write: VersionWrite = { id: v, members: folded.members, created: folded.created, groups: changed, views, state };
+      const next = { ...v, ...state };
+      if (changed.size === 0 || !deps.notices || status !== 'ready') return { write, next };
+      return { write, next, notice: { tenant: v.tenant, report: v.report, version: v.version, position, groups: [...shown.values()] } };
     },
   };
 }

@@ -155,11 +155,18 @@ export function reportRoutes(deps: {
         const { tenant, name } = request.params;
         const compiled = await readable(request);
         const asOf = parseAsOf(request.query.asOf);
-        const data = asOf
-          ? { ...(await deps.reads.asOf(tenant, compiled, asOf)), report: compiled }
-          : await deps.reads.current(tenant, name, BigInt(request.query.after ?? '0'));
-        if (request.query.format === 'csv') return sendCsv(reply, data);
-        return { groups: data.groups, position: data.position.toString() };
+        const csv = request.query.format === 'csv';
+        if (asOf) {
+          const past = await deps.reads.asOf(tenant, compiled, asOf);
+          if (csv) return sendCsv(reply, { ...past, report: compiled });
+          return { groups: past.groups, position: past.position.toString() };
+        }
+        const current = await deps.reads.current(tenant, name, BigInt(request.query.after ?? '0'));
+        if (csv) return sendCsv(reply, { ...current, groups: current.views.map((view) => JSON.parse(view)) });
+        // The views are JSON already: the answer is written around them, not serialised again.
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(`{"groups":[${current.views.join(',')}],"position":"${current.position}"}`);
       },
     );
 

@@ -47,7 +47,12 @@ export interface VersionWrite {
   created?: ReadonlySet<string>;
   /** Groups by key (null: delete). */
   groups?: ReadonlyMap<string, GroupState | null>;
+  /** Each written group of `groups` as reads show it (`groupView`, as JSON), stored with it. */
+  views?: ReadonlyMap<string, string>;
 }
+
+/** A stored group as reads need it: its key (JSON of the key's values) and its view (JSON), or its state if it was stored without one. */
+export type StoredView = { groupKey: string } & ({ view: string; state?: undefined } | { view?: undefined; state: GroupState });
 
 /**
  * Where reports keep their versions, groups and per-record member rows, next to the log. The
@@ -60,6 +65,8 @@ export interface ReportStore {
   members(id: VersionId, recordIds: readonly string[]): Promise<Map<string, RecordData>>;
   /** The version's groups with these keys, or all of them. */
   groups(id: VersionId, keys?: readonly string[]): Promise<Map<string, GroupState>>;
+  /** Every group of the version, its view as stored (no state parsed, but for groups stored before views were). */
+  views(id: VersionId): Promise<StoredView[]>;
   /**
    * Writes the batch and moves the position to `position`, in one transaction, only when no batch
    * was committed since `generation` (the batch was computed from the current state): otherwise

@@ -47,8 +47,17 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
       await client.query(`DELETE FROM report_versions WHERE ${KEY}`, k);
       return;
     }
-    await writeRows(client, 'report_members', 'record_id', 'data', k, w.members, (data) => JSON.stringify(data), w.created);
-    await writeRows(client, 'report_groups', 'group_key', 'state', k, w.groups, groupText);
+    await writeRows(client, 'report_members', 'record_id', { data: 'x.value' }, k, w.members, (_, data) => JSON.stringify(data), w.created);
+    // A group goes as { s: state, v: its view's JSON text }.
+    await writeRows(
+      client,
+      'report_groups',
+      'group_key',
+      { state: "x.value->'s'", view: "x.value->>'v'" },
+      k,
+      w.groups,
+      (id, group) => `{"s":${groupText(group)},"v":${JSON.stringify(w.views?.get(id) ?? null)}}`,
+    );
     if (w.state) {
       await client.query(`UPDATE report_versions SET status = $4, reason = $5, position = $6, group_count = $7 WHERE ${KEY}`, [
         ...k,
@@ -102,6 +111,17 @@ export function postgresReportStore(pool: pg.Pool): ReportStore {
         return new Map(rows.map((row) => [row.group_key, groupFromJson(row.state)]));
       });
     },
+    async views(id) {
+      return inTenant(pool, id.tenant, WHAT, async (client) => {
+        const { rows } = await client.query<{ group_key: string; view: string | null; state: unknown }>(
+          `SELECT group_key, view, CASE WHEN view IS NULL THEN state END AS state FROM report_groups WHERE ${KEY}`,
+          key(id),
+        );
+        return rows.map((row) =>
+          row.view !== null ? { groupKey: row.group_key, view: row.view } : { groupKey: row.group_key, state: groupFromJson(row.state) },
+        );
+      });
+    },
     async commit(writes, cursor) {
       const generation = cursor.generation + 1n;
       await inTenant(pool, '*', WHAT, async (client) => {
@@ -134,10 +154,11 @@ async function writeRows<T>(
   client: pg.PoolClient,
   table: string,
   idColumn: string,
-  valueColumn: string,
+  /** Each value column and its expression over `x.value`, the row's JSON (`text`). */
+  valueColumns: Record<string, string>,
   k: unknown[],
   rows: ReadonlyMap<string, T | null> | undefined,
-  text: (value: T) => string,
+  text: (id: string, value: T) => string,
   created: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   if (!rows || rows.size === 0) return;
@@ -146,17 +167,19 @@ async function writeRows<T>(
   const upserts: string[] = [];
   for (const [id, value] of rows) {
     if (value === null) gone.push(id);
-    else (created.has(id) ? inserts : upserts).push(`${JSON.stringify(id)}:${text(value)}`);
+    else (created.has(id) ? inserts : upserts).push(`${JSON.stringify(id)}:${text(id, value)}`);
   }
   if (gone.length > 0) await client.query(`DELETE FROM ${table} WHERE ${KEY} AND ${idColumn} = ANY($4::text[])`, [...k, gone]);
-  const insert = `INSERT INTO ${table} (tenant, report, version, ${idColumn}, ${valueColumn})
-    SELECT $1, $2, $3, x.key, x.value FROM jsonb_each($4::jsonb) AS x`;
+  const columns = Object.keys(valueColumns);
+  const insert = `INSERT INTO ${table} (tenant, report, version, ${idColumn}, ${columns.join(', ')})
+    SELECT $1, $2, $3, x.key, ${Object.values(valueColumns).join(', ')} FROM jsonb_each($4::jsonb) AS x`;
   if (inserts.length > 0) await client.query(insert, [...k, `{${inserts.join(',')}}`]);
   if (upserts.length > 0) {
-    await client.query(
-      `${insert} ON CONFLICT (tenant, report, version, ${idColumn}) DO UPDATE SET ${valueColumn} = excluded.${valueColumn}`,
-      [...k, `{${upserts.join(',')}}`],
-    );
+    const set = columns.map((column) => `${column} = excluded.${column}`).join(', ');
+    await client.query(`${insert} ON CONFLICT (tenant, report, version, ${idColumn}) DO UPDATE SET ${set}`, [
+      ...k,
+      `{${upserts.join(',')}}`,
+    ]);
   }
 }
 

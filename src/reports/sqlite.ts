@@ -40,6 +40,7 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     members: db.prepare(`SELECT record_id, data FROM report_members WHERE ${KEY} AND record_id ${IDS}`),
     groups: db.prepare(`SELECT group_key, state FROM report_groups WHERE ${KEY} AND group_key ${IDS}`),
     allGroups: db.prepare(`SELECT group_key, state FROM report_groups WHERE ${KEY}`),
+    views: db.prepare(`SELECT group_key, view, CASE WHEN view IS NULL THEN state END AS state FROM report_groups WHERE ${KEY}`),
     create: db.prepare(
       "INSERT INTO report_versions (tenant, report, version, definition, status, reason, position, group_count) VALUES (?, ?, ?, ?, 'building', NULL, 0, 0) ON CONFLICT DO NOTHING",
     ),
@@ -51,36 +52,44 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
     deleteGroups: db.prepare(`DELETE FROM report_groups WHERE ${KEY} AND group_key ${IDS}`),
   };
   /** Upserts of 1 and of CHUNK rows into a table keyed by the version and one column. */
-  const upserts = (table: string, column: string, value: string) =>
-    [1, CHUNK].map((rows) =>
+  const upserts = (table: string, column: string, values: string[]) => {
+    const row = `(${Array(4 + values.length)
+      .fill('?')
+      .join(', ')})`;
+    const statements = [1, CHUNK].map((rows) =>
       db.prepare(
-        `INSERT INTO ${table} (tenant, report, version, ${column}, ${value}) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}
-         ON CONFLICT DO UPDATE SET ${value} = excluded.${value}`,
+        `INSERT INTO ${table} (tenant, report, version, ${column}, ${values.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')}
+         ON CONFLICT DO UPDATE SET ${values.map((value) => `${value} = excluded.${value}`).join(', ')}`,
       ),
     ) as [Database.Statement, Database.Statement];
-  const put = { members: upserts('report_members', 'record_id', 'data'), groups: upserts('report_groups', 'group_key', 'state') };
+    return { statements, width: 4 + values.length };
+  };
+  const put = {
+    members: upserts('report_members', 'record_id', ['data']),
+    groups: upserts('report_groups', 'group_key', ['state', 'view']),
+  };
   const key = (id: VersionId) => [id.tenant, id.report, id.version] as const;
 
-  /** Deletes (null) in one statement, upserts CHUNK rows per statement. */
+  /** Deletes (null) in one statement, upserts CHUNK rows per statement (`texts`: the row's value columns). */
   function writeRows<T>(
     k: readonly unknown[],
     rows: ReadonlyMap<string, T | null> | undefined,
     remove: Database.Statement,
-    [one, chunk]: [Database.Statement, Database.Statement],
-    text: (value: T) => string,
+    { statements: [one, chunk], width }: ReturnType<typeof upserts>,
+    texts: (id: string, value: T) => unknown[],
   ): void {
     if (!rows || rows.size === 0) return;
     const gone: string[] = [];
     let values: unknown[] = [];
     for (const [id, value] of rows) {
       if (value === null) gone.push(id);
-      else values.push(k[0], k[1], k[2], id, text(value));
-      if (values.length === CHUNK * 5) {
+      else values.push(k[0], k[1], k[2], id, ...texts(id, value));
+      if (values.length === CHUNK * width) {
         chunk.run(values);
         values = [];
       }
     }
-    for (let i = 0; i < values.length; i += 5) one.run(values.slice(i, i + 5));
+    for (let i = 0; i < values.length; i += width) one.run(values.slice(i, i + width));
     if (gone.length > 0) remove.run(...k, JSON.stringify(gone));
   }
 
@@ -95,8 +104,8 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
       s.dropVersion.run(...k);
       return;
     }
-    writeRows(k, w.members, s.deleteMembers, put.members, (data) => JSON.stringify(data));
-    writeRows(k, w.groups, s.deleteGroups, put.groups, groupText);
+    writeRows(k, w.members, s.deleteMembers, put.members, (_, data) => [JSON.stringify(data)]);
+    writeRows(k, w.groups, s.deleteGroups, put.groups, (id, group) => [groupText(group), w.views?.get(id) ?? null]);
     if (w.state) s.state.run(w.state.status, w.state.reason, w.state.position, w.state.groupCount, ...k);
   }
 
@@ -134,6 +143,14 @@ export function sqliteReportStore(db: Database.Database): ReportStore {
       }[];
       for (const row of rows) found.set(row.group_key, groupFromJson(JSON.parse(row.state)));
       return found;
+    },
+    async views(id) {
+      const rows = s.views.all(...key(id)) as { group_key: string; view: string | null; state: string | null }[];
+      return rows.map((row) =>
+        row.view !== null
+          ? { groupKey: row.group_key, view: row.view }
+          : { groupKey: row.group_key, state: groupFromJson(JSON.parse(row.state ?? '{}')) },
+      );
     },
     async commit(writes, cursor) {
       return commit(writes, cursor);

@@ -57,7 +57,14 @@ async function served(processor: ReportProcessor, reports: ReportStore, head: bi
   assert.ok(await processor.until(ready, 10_000), `version ${version} reaches position ${head}`);
   const v = processor.serving(TENANT, 'daily');
   if (!v) throw new Error('no serving version');
-  return sortGroups([...(await reports.groups(v)).values()]).map((group) => groupView(v.compiled, group));
+  const fromStates = sortGroups([...(await reports.groups(v)).values()]).map((group) => groupView(v.compiled, group));
+  // The views stored with the groups say the same as their states.
+  const fromViews = (await reports.views(v)).map((group) =>
+    group.view === undefined ? groupView(v.compiled, group.state) : JSON.parse(group.view),
+  );
+  const texts = (views: unknown[]) => views.map((view) => JSON.stringify(view)).sort();
+  assert.deepEqual(texts(fromViews), texts(fromStates));
+  return fromStates;
 }
 
 describe('report processor', () => {
@@ -98,6 +105,15 @@ describe('report processor', () => {
         await served(processor, reports, await storage.events.headPosition(), 2),
         await direct(storage, entity.definition.fields),
       );
+      await processor.stop();
+      // A group stored before views were (no view): reads take it from its state.
+      const v = processor.serving(TENANT, 'daily');
+      if (!v) throw new Error('no serving version');
+      const [id, group] = [...(await reports.groups(v))][0] ?? [];
+      if (!id || !group) throw new Error('no group');
+      await reports.commit([{ id: v, groups: new Map([[id, group]]) }], await reports.cursor());
+      const stored = (await reports.views(v)).find((found) => found.groupKey === id);
+      assert.deepEqual(stored, { groupKey: id, state: group });
     } finally {
       await processor?.stop();
       await reports.close();

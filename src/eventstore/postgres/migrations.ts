@@ -652,4 +652,10 @@ export const postgresMigrations: Migration[] = [
         )
         .join('\n')}`,
   },
+  {
+    version: 11,
+    name: 'report groups keep their view',
+    // A group as reads show it, written with its state: a read of many groups then parses none.
+    sql: 'ALTER TABLE report_groups ADD COLUMN view text;',
+  },
 ];

@@ -174,4 +174,10 @@ export const sqliteMigrations: Migration[] = [
         position INTEGER NOT NULL
       );`,
   },
+  {
+    version: 7,
+    name: 'report groups keep their view',
+    // A group as reads show it, written with its state: a read of many groups then parses none.
+    sql: 'ALTER TABLE report_groups ADD COLUMN view TEXT;',
+  },
 ];
