@@ -6,8 +6,7 @@
  */
 import { clock } from './live-sse.js';
 import { collectionPath, order } from './orders.js';
-
-const TICK_MS = 5;
+import { sendPaced } from './pacing.js';
 
 export interface Ack {
   tenant: string;
@@ -33,10 +32,8 @@ export async function writeAt(url: string, tenants: { id: string; writer: string
   const acks = new Map<number, Ack>();
   const last: Record<string, number> = {};
   let failed = 0;
-  let sent = 0;
   let inFlight = 0;
   let maxInFlight = 0;
-  const pending: Promise<void>[] = [];
 
   async function create(n: number): Promise<void> {
     const tenant = tenants[n % tenants.length] as { id: string; writer: string };
@@ -65,17 +62,6 @@ export async function writeAt(url: string, tenants: { id: string; writer: string
     }
   }
 
-  const started = clock();
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((clock() - started) / 1000) * rate));
-      while (sent < due) pending.push(create(sent++));
-      if (sent >= total) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, TICK_MS);
-  });
-  await Promise.all(pending);
-  return { acks, failed, last, seconds: (clock() - started) / 1000, maxInFlight };
+  const elapsed = await sendPaced(total, rate, create);
+  return { acks, failed, last, seconds: elapsed, maxInFlight };
 }

@@ -6,8 +6,7 @@
  */
 import { clock } from './live-sse.js';
 import { collectionPath, order } from './orders.js';
-
-const TICK_MS = 5;
+import { sendPaced } from './pacing.js';
 
 export interface Ack {
   sentAt: number;
@@ -38,9 +37,7 @@ export async function writeAt(url: string, tenant: { id: string; writer: string 
     written.failed++;
     written.failures.set(reason, (written.failures.get(reason) ?? 0) + 1);
   };
-  let sent = 0;
   let inFlight = 0;
-  const pending: Promise<void>[] = [];
 
   async function create(n: number): Promise<void> {
     const sentAt = clock();
@@ -63,18 +60,6 @@ export async function writeAt(url: string, tenant: { id: string; writer: string 
     }
   }
 
-  const started = clock();
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((clock() - started) / 1000) * rate));
-      while (sent < due) pending.push(create(sent++));
-      if (sent >= total) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, TICK_MS);
-  });
-  await Promise.all(pending);
-  written.seconds = (clock() - started) / 1000;
+  written.seconds = await sendPaced(total, rate, create);
   return written;
 }
