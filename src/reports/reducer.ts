@@ -122,11 +122,6 @@ export function foldEvents(report: CompiledReport, members: ReadonlyMap<string, 
   return fold.result();
 }
 
-/** The member row after one event: the record's relevant fields while it exists (`before` itself when they are unchanged). */
-export function memberStep(report: CompiledReport, before: RecordData | undefined, event: FoldedEvent): RecordData | undefined {
-  return evolveFields(before, event, planOf(report).types, report.relevant);
-}
-
 /**
  * What a record adds to its group, or undefined when it is not in the report. The parts of another
  * contribution of the record (`previous`) whose fields are unchanged are taken over as they are.
