@@ -1,12 +1,4 @@
-/**
- * The messaging benchmark's open-loop writer: creates orders through `POST` at a fixed rate, paced
- * by a 5 ms timer that sends whatever is due since the start (as bench/live-writer.ts does), and keeps
- * each acknowledged create by log position with the time it was sent and the time its response was
- * read; failed creates are counted by reason (status or error), so that an overloaded run says why.
- */
-import { clock } from './live-sse.js';
-import { collectionPath, order } from './orders.js';
-import { sendPaced } from './pacing.js';
+import { postOrder, sendPaced } from './pacing.js';
 
 export interface Ack {
   sentAt: number;
@@ -37,29 +29,17 @@ export async function writeAt(url: string, tenant: { id: string; writer: string 
     written.failed++;
     written.failures.set(reason, (written.failures.get(reason) ?? 0) + 1);
   };
-  let inFlight = 0;
 
   async function create(n: number): Promise<void> {
-    const sentAt = clock();
-    inFlight++;
-    written.maxInFlight = Math.max(written.maxInFlight, inFlight);
     try {
-      const response = await fetch(`${url}${collectionPath(tenant.id)}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tenant.writer}`, 'content-type': 'application/json' },
-        body: JSON.stringify(order(n)),
-      });
-      const text = await response.text();
-      const ackAt = clock();
-      if (response.status !== 201) return fail(`HTTP ${response.status}`);
-      written.acks.set(Number((JSON.parse(text) as { position: string }).position), { sentAt, ackAt });
+      const { status, position, sentAt, ackAt } = await postOrder(url, tenant, n);
+      if (status !== 201) return fail(`HTTP ${status}`);
+      written.acks.set(position, { sentAt, ackAt });
     } catch (error) {
       fail(reasonOf(error));
-    } finally {
-      inFlight--;
     }
   }
 
-  written.seconds = await sendPaced(total, rate, create);
+  Object.assign(written, await sendPaced(total, rate, create));
   return written;
 }
